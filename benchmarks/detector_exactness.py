@@ -1,0 +1,183 @@
+"""Measure how exactly the shapes-world detector reads pictures back (compose issue 3, section 3).
+
+For random valid scenes (1 to 8 objects, random shapes, colours and sides in 0.16-0.40, placed by the
+world's rules), the script renders each scene, reads it back with compose.shapes.detect.detect and
+counts the scenes read back exactly: the same multiset of (shape, colour), and every detected box with
+IoU >= 0.8 against its true box. It does so on clean renders at 64, 128 and 256 px, and at 64 px on
+renders softened by a Gaussian blur (sigma 0.6 px) and then Gaussian noise (sigma 8, clipped), and
+writes the (true shape x detected shape) confusion matrix of the softened set as JSON.
+
+Run from the repository root:
+    PYTHONPATH=. .venv/bin/python benchmarks/detector_exactness.py --scenes 2000 --out out/detector
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+try:
+    from compose.shapes import world
+except ModuleNotFoundError:  # run as a plain script from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from compose.shapes import world
+from compose.shapes.detect import detect
+from compose.shapes.render import ShapeInstance, render
+
+EXACT_IOU = 0.8
+MATCH_IOU = 0.3  # a detection this close to a true object is its reading, for the confusion matrix
+
+
+def random_scene(rng: np.random.Generator, count: int) -> list[ShapeInstance]:
+    """`count` random objects placed by the world's rules (margin, no overlap, minimum gap)."""
+    low, high = world.ANY_SIZE_RANGE
+    tries = 300
+    while True:
+        boxes: list[world.Box] = []
+        for _ in range(count):
+            for attempt in range(tries):
+                # Ask for smaller sides as attempts fail, so that crowded scenes still fit.
+                top_side = high - (high - low) * attempt / tries
+                side = float(rng.uniform(low, max(top_side, low)))
+                x0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
+                y0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
+                box = (x0, y0, x0 + side, y0 + side)
+                if not world.placement_problems(boxes + [box]):
+                    boxes.append(box)
+                    break
+            else:
+                break
+        if len(boxes) == count:
+            break
+    return [ShapeInstance(str(rng.choice(world.SHAPES)), str(rng.choice(list(world.PALETTE))), box)
+            for box in boxes]
+
+
+def soften(image: np.ndarray, rng: np.random.Generator, blur_sigma: float = 0.6,
+           noise_sigma: float = 8.0) -> np.ndarray:
+    """Gaussian blur (5 x 5 kernel) then Gaussian noise, clipped to 0..255: a softer, noisier picture."""
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (5, 5), blur_sigma)
+    noisy = blurred + rng.normal(0.0, noise_sigma, size=image.shape)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+def box_iou(a: world.Box, b: world.Box) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> tuple[bool, list[float]]:
+    """Whether `found` is `truth` (same shapes and colours, boxes within IoU 0.8); and the matched IoUs."""
+    if sorted((o.shape, o.color) for o in truth) != sorted((o.shape, o.color) for o in found):
+        return False, []
+    unused = list(found)
+    ious = []
+    for item in truth:
+        candidates = [d for d in unused if (d.shape, d.color) == (item.shape, item.color)]
+        best = max(candidates, key=lambda d: box_iou(d.box, item.box))
+        unused.remove(best)
+        ious.append(box_iou(best.box, item.box))
+    return all(value >= EXACT_IOU for value in ious), ious
+
+
+def confusion(truth: list[ShapeInstance], found: list[ShapeInstance],
+              matrix: dict[str, dict[str, int]]) -> None:
+    """Add one scene to a (true shape -> detected shape) matrix with 'missed' and 'extra' entries."""
+    pairs = sorted(((box_iou(t.box, d.box), i, j) for i, t in enumerate(truth) for j, d in enumerate(found)),
+                   reverse=True)
+    used_truth, used_found = set(), set()
+    for iou, i, j in pairs:
+        if iou < MATCH_IOU or i in used_truth or j in used_found:
+            continue
+        used_truth.add(i)
+        used_found.add(j)
+        matrix[truth[i].shape][found[j].shape] += 1
+    for i, item in enumerate(truth):
+        if i not in used_truth:
+            matrix[item.shape]["missed"] += 1
+    for j, item in enumerate(found):
+        if j not in used_found:
+            matrix["extra"][item.shape] += 1
+
+
+def run_set(name: str, size: int, scenes: int, seed: int, softened: bool) -> dict:
+    rng = np.random.default_rng(seed)
+    rows = list(world.SHAPES) + ["extra"]
+    columns = list(world.SHAPES) + ["missed"]
+    matrix = {row: {column: 0 for column in columns} for row in rows}
+    exact = 0
+    color_errors = 0
+    all_ious: list[float] = []
+    detect_seconds = 0.0
+    failures = []
+    for index in range(scenes):
+        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
+        image = render(truth, size)
+        if softened:
+            image = soften(image, rng)
+        start = time.perf_counter()
+        found = detect(image)
+        detect_seconds += time.perf_counter() - start
+        ok, ious = read_back_exactly(truth, found)
+        exact += ok
+        all_ious.extend(ious)
+        if sorted(o.shape for o in truth) == sorted(o.shape for o in found) and not ok and not ious:
+            color_errors += 1
+        if not ok and len(failures) < 5:
+            failures.append({"scene": index, "truth": [o.to_dict() for o in truth],
+                             "found": [o.to_dict() for o in found]})
+        confusion(truth, found, matrix)
+    result = {
+        "set": name, "size": size, "scenes": scenes, "exact": exact, "exact_share": exact / scenes,
+        "min_iou": min(all_ious) if all_ious else None,
+        "mean_iou": float(np.mean(all_ious)) if all_ious else None,
+        "ms_per_image": 1000 * detect_seconds / scenes,
+        "confusion": matrix, "first_failures": failures,
+    }
+    print(f"{name:>22}: {exact}/{scenes} exact ({100 * exact / scenes:.2f}%), "
+          f"box IoU min {result['min_iou']:.3f} mean {result['mean_iou']:.4f}, "
+          f"{result['ms_per_image']:.2f} ms per image")
+    return result
+
+
+def format_matrix(matrix: dict[str, dict[str, int]]) -> str:
+    columns = list(next(iter(matrix.values())))
+    lines = ["true \\ detected".ljust(16) + "".join(c.rjust(10) for c in columns)]
+    for row, counts in matrix.items():
+        lines.append(row.ljust(16) + "".join(str(counts[c]).rjust(10) for c in columns))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=2000, help="random scenes per set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", default="64,128,256", help="clean-render canvas sizes, comma separated")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.json")
+    args = parser.parse_args()
+
+    results = []
+    for offset, size in enumerate(int(value) for value in args.sizes.split(",")):
+        results.append(run_set(f"clean {size}px", size, args.scenes, args.seed + offset, softened=False))
+    softened = run_set("blur 0.6 + noise 8, 64px", 64, args.scenes, args.seed + 100, softened=True)
+    results.append(softened)
+    print("confusion (blurred + noisy set):")
+    print(format_matrix(softened["confusion"]))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "detector_exactness.json").write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.out / 'detector_exactness.json'}")
+
+
+if __name__ == "__main__":
+    main()

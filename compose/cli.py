@@ -1,0 +1,328 @@
+"""The `compose` command: a thin layer over the Python API (shared/specs/cli.md, spec v1).
+
+Each subcommand maps its flags onto arguments of one API function. Bad input ends with exit status 2
+and one line on stderr naming the input and what is allowed (a traceback only with --debug); output
+files are written whole or not at all (a temporary file, then a rename).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+logger = logging.getLogger("compose")
+
+MAX_PROMPT_WORDS = 2000
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the command and pointing at --help."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _png_bytes(image) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _check_prompt(prompt: str) -> str:
+    if not prompt or not prompt.strip():
+        raise ValueError("the prompt is empty; describe at least one object, e.g. \"a red circle\"")
+    words = len(prompt.split())
+    if words > MAX_PROMPT_WORDS:
+        raise ValueError(f"the prompt has {words} words; at most {MAX_PROMPT_WORDS} are read")
+    return prompt
+
+
+# ------------------------------------------------------------------------------------------- parse
+
+
+def command_parse(args) -> int:
+    from compose.parsing import parse
+
+    for prompt in args.prompts:
+        scene = parse(_check_prompt(prompt))
+        if args.json:
+            print(scene.to_json())
+        else:
+            print(describe_scene(scene))
+    return 0
+
+
+def describe_scene(scene) -> str:
+    """A human-readable account of a scene, one line per group, relation and negation."""
+    lines = [f"prompt: {scene.prompt}"]
+    for group in scene.objects:
+        details = [f"count {group.count}"]
+        details += [f"{name} {value}" for name, value in (("colour", group.color), ("size", group.size),
+                                                           ("location", group.location)) if value]
+        if group.modifiers:
+            details.append("modifiers " + ", ".join(group.modifiers))
+        lines.append(f"  [{group.id}] {group.noun}: \"{group.phrase}\" ({'; '.join(details)})")
+    for relation in scene.relations:
+        target = f"[{relation.object}]" + (f" and [{relation.object2}]" if relation.object2 is not None else "")
+        lines.append(f"  relation: [{relation.subject}] {relation.predicate} {target}")
+    for negation in scene.negations:
+        lines.append(f"  not: {' '.join(word for word in (negation.color, negation.noun or 'shape') if word)}")
+    if scene.background:
+        lines.append(f"  background: {scene.background}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ layout
+
+
+def command_layout(args) -> int:
+    from compose.layout_files import layout_to_text, read_layout
+
+    if (args.prompt is None) == (args.source is None):
+        raise UsageError("compose layout: give a PROMPT or --from FILE, not both (see 'compose layout --help')")
+    if args.source is not None:
+        layout = read_layout(args.source)
+    else:
+        from compose import parse, plan
+
+        layout = plan(parse(_check_prompt(args.prompt)), seed=args.seed)
+    syntax = "yaml" if args.output and args.output.suffix in (".yaml", ".yml") else "json"
+    text = layout_to_text(layout, syntax=syntax)
+    if args.output:
+        _write_atomically(args.output, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.image:
+        import io
+
+        from compose.draw import draw_layout
+
+        buffer = io.BytesIO()
+        draw_layout(layout).save(buffer, format="PNG")
+        _write_atomically(args.image, buffer.getvalue())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- generate
+
+
+def command_generate(args) -> int:
+    from compose.generate import Generator, parse_size
+
+    size = parse_size(args.size)
+    if args.prompts_file is not None:
+        return _generate_batch(args, size)
+    if args.prompt is None and args.layout is None:
+        raise UsageError("compose generate: give a PROMPT, --layout FILE or --prompts FILE (see 'compose generate --help')")
+    layout = None
+    if args.layout is not None:
+        from compose.layout_files import read_layout
+
+        layout = read_layout(args.layout)
+    prompt = _check_prompt(args.prompt) if args.prompt is not None else None
+    generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
+    result = generator(prompt=prompt, layout=layout, method=args.method, seed=args.seed, steps=args.steps,
+                       guidance=args.guidance, size=size)
+    output = args.output
+    _write_atomically(output, _png_bytes(result.image))
+    _write_atomically(output.with_suffix(".json"), (json.dumps(result.to_dict(), indent=2) + "\n").encode("utf-8"))
+    logger.info("wrote %s and %s", output, output.with_suffix(".json"))
+    return 0
+
+
+def _generate_batch(args, size) -> int:
+    from tqdm.auto import tqdm
+
+    from compose.generate import Generator
+
+    if args.out_dir is None:
+        raise UsageError("compose generate --prompts FILE needs --out-dir DIR")
+    try:
+        prompts = Path(args.prompts_file).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ValueError(f"--prompts {args.prompts_file}: cannot read it ({error.strerror})") from error
+    if args.seeds < 1:
+        raise ValueError(f"--seeds {args.seeds}: give at least 1")
+    generator = Generator(args.model, device=args.device, sampler=args.sampler)
+    failures = 0
+    jobs = [(line, prompt, args.seed + k) for line, prompt in enumerate(prompts) if prompt.strip()
+            for k in range(args.seeds)]
+    for line, prompt, seed in tqdm(jobs, desc="generate", unit="image", disable=args.quiet):
+        stem = args.out_dir / f"{line:04d}-s{seed}"
+        try:
+            result = generator(prompt=_check_prompt(prompt), method=args.method, seed=seed, steps=args.steps,
+                               guidance=args.guidance, size=size)
+        except ValueError as error:
+            failures += 1
+            record = {"prompt": prompt, "method": args.method, "seed": seed, "error": str(error)}
+            _write_atomically(stem.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+            continue
+        _write_atomically(stem.with_suffix(".png"), _png_bytes(result.image))
+        _write_atomically(stem.with_suffix(".json"), (json.dumps(result.to_dict(), indent=2) + "\n").encode("utf-8"))
+    return 1 if failures else 0
+
+
+# ------------------------------------------------------------------------------------------- train
+
+
+def command_train(args) -> int:
+    from compose.training import TrainConfig, export_model, train
+
+    config = TrainConfig(output=str(args.out), steps=args.steps, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, seed=args.seed, workers=args.workers,
+                         mixed_precision=args.mixed_precision, checkpoint_minutes=args.checkpoint_minutes,
+                         validate_every=args.validate_every, time_limit_minutes=args.time_limit,
+                         budget_minutes=args.budget, threads=args.threads, progress=not args.quiet,
+                         region_fraction=args.region_fraction, stop_at_step=args.stop_at)
+    folder = train(config, resume=args.resume)
+    if args.export:
+        export_model(folder, args.export)
+    return 0
+
+
+def command_export_model(args) -> int:
+    from compose.training import export_model
+
+    export_model(args.run, args.output, use_ema=not args.no_ema)
+    return 0
+
+
+def command_data(args) -> int:
+    from compose.shapes.data import DataMix, export_samples
+
+    if args.count < 1:
+        raise ValueError(f"-n {args.count}: give at least 1 sample")
+    export_samples(args.out, args.count, seed=args.seed, size=args.size, mix=DataMix())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="compose", description="Compositional multi-object text-to-image generation: "
+                     "parse a prompt into a scene, plan a layout, generate region by region, check the result.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub = commands.add_parser("parse", help="print the scene each prompt describes")
+    sub.add_argument("prompts", nargs="+", metavar="PROMPT")
+    sub.add_argument("--json", action="store_true", help="one JSON scene per line (shared/specs/cli.md)")
+    sub.set_defaults(handler=command_parse)
+
+    sub = commands.add_parser("layout", help="plan a layout for a prompt, or read a layout file, and write it")
+    sub.add_argument("prompt", nargs="?", metavar="PROMPT")
+    sub.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                     help="a layout file: compose.layout/v1 (JSON/YAML), a sketch legend, or LMD-style text")
+    sub.add_argument("-o", "--output", type=Path, metavar="OUT.json", help="write here (.json or .yaml); stdout without it")
+    sub.add_argument("--image", type=Path, metavar="OUT.png", help="also draw the layout for a person to check")
+    sub.add_argument("--seed", type=int, default=0, help="planner seed (default 0)")
+    sub.set_defaults(handler=command_layout)
+
+    sub = commands.add_parser("generate", help="draw a picture from a prompt or a layout file")
+    sub.add_argument("prompt", nargs="?", metavar="PROMPT")
+    sub.add_argument("--layout", type=Path, metavar="FILE", help="use this layout file's regions")
+    sub.add_argument("-o", "--output", type=Path, default=Path("out.png"), metavar="OUT.png")
+    sub.add_argument("--method", default="compose", help="compose (default) or plain")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--sampler", default="ddim", help="ddim (default), dpm or euler")
+    sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
+    sub.add_argument("--size", default=None, metavar="WxH", help="picture size; default the model's native size")
+    sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    sub.add_argument("--prompts", dest="prompts_file", type=Path, metavar="FILE", help="batch: one prompt per line")
+    sub.add_argument("--out-dir", type=Path, metavar="DIR", help="batch: where NNNN-sSEED.png/.json go")
+    sub.add_argument("--seeds", type=int, default=1, help="batch: pictures per prompt (seeds S..S+N-1)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_generate)
+
+    sub = commands.add_parser("train", help="train the bundled model on the shapes world")
+    sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, log, plot)")
+    sub.add_argument("--steps", type=int, default=12000)
+    sub.add_argument("--batch-size", type=int, default=32)
+    sub.add_argument("--learning-rate", type=float, default=3e-4)
+    sub.add_argument("--region-fraction", type=float, default=0.5,
+                     help="share of batches trained with region-masked conditioning (default 0.5)")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
+    sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sub.add_argument("--mixed-precision", default="no", choices=("no", "bf16", "fp16"))
+    sub.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    sub.add_argument("--validate-every", type=int, default=1000, help="steps between validations (0: never)")
+    sub.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this")
+    sub.add_argument("--budget", type=float, default=None, metavar="MINUTES",
+                     help="fit the learning-rate schedule to this wall-time budget instead of --steps")
+    sub.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                     help="end this invocation at STEP (with a checkpoint); the schedule still spans --steps")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_train)
+
+    sub = commands.add_parser("export-model", help="write a training run's EMA weights as a model folder")
+    sub.add_argument("run", type=Path, metavar="RUN_DIR")
+    sub.add_argument("output", type=Path, metavar="MODEL_DIR")
+    sub.add_argument("--no-ema", action="store_true", help="export the raw weights instead of the EMA")
+    sub.set_defaults(handler=command_export_model)
+
+    sub = commands.add_parser("data", help="export shapes-world training samples (PNG + JSONL) to look at")
+    sub.add_argument("--out", type=Path, required=True, metavar="DIR")
+    sub.add_argument("-n", "--count", type=int, default=64)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--size", type=int, default=64)
+    sub.set_defaults(handler=command_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(message)s")
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.handler(args)
+    except UsageError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as error:
+        if debug:
+            raise
+        message = " ".join(str(error).split())
+        print(f"compose {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("compose: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

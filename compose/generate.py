@@ -1,0 +1,118 @@
+"""Generate pictures from prompts or layout files: the Python face of `compose generate`.
+
+`Generator` loads a model once and draws any number of pictures with it; each call returns a
+`GenerationResult` with the picture, the scene and layout it was drawn from, the method, seed,
+model and the wall time of each stage. Methods:
+- "plain": the model fed the whole prompt, no layout (the baseline every benchmark compares with);
+- "compose": parse -> plan -> multi-stage region-guided generation (compose.pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from compose.scene import Layout, Scene
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("compose", "plain")
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """One generated picture and everything needed to reproduce and check it."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    prompt: str | None
+    scene: Scene | None
+    layout: Layout | None
+    method: str
+    seed: int
+    model: str
+    steps: int
+    guidance: float
+    sampler: str
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    def to_dict(self) -> dict:
+        """The JSON written beside the picture (cli.md: scene, layout, method, seed, model, timings)."""
+        from compose.layout_files import layout_to_dict
+
+        return {
+            "prompt": self.prompt, "method": self.method, "seed": self.seed, "model": self.model,
+            "steps": self.steps, "guidance": self.guidance, "sampler": self.sampler,
+            "size": [int(self.image.shape[1]), int(self.image.shape[0])],
+            "scene": self.scene.to_dict() if self.scene is not None else None,
+            "layout": layout_to_dict(self.layout) if self.layout is not None else None,
+            "timings": {stage: round(seconds, 4) for stage, seconds in self.timings.items()},
+        }
+
+
+def parse_size(text: str | None) -> int | None:
+    """'64x64' -> 64. The bundled pipeline draws square pictures whose side is a multiple of 8."""
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise ValueError(f"--size {text!r}: write WIDTHxHEIGHT in pixels, e.g. 64x64")
+    width, height = int(parts[0]), int(parts[1])
+    if width != height:
+        raise ValueError(f"--size {text!r}: only square pictures are supported; give equal width and height")
+    if not 32 <= width <= 2048 or width % 8:
+        raise ValueError(f"--size {text!r}: the side must be a multiple of 8 between 32 and 2048 pixels")
+    return width
+
+
+class Generator:
+    """A loaded model and the methods that draw with it; load once, call many times."""
+
+    def __init__(self, model: str | Path | None = None, device: str = "cpu", sampler: str = "ddim",
+                 progress: bool = False):
+        from compose.model.bundle import load_model
+
+        self.model_name = str(model) if model is not None else "bundled"
+        self.bundle = load_model(model, device=device)
+        self.sampler = sampler
+        self.progress = progress
+
+    def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
+                 seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None) -> GenerationResult:
+        if method not in METHODS:
+            raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+        if prompt is None and layout is None:
+            raise ValueError("give a prompt or a layout file")
+        if not 1 <= steps <= 1000:
+            raise ValueError(f"--steps {steps}: give between 1 and 1000 denoising steps")
+        timings: dict[str, float] = {}
+        scene = None
+        if prompt is not None:
+            clock = time.perf_counter()
+            from compose.parsing import parse
+
+            scene = parse(prompt)
+            timings["parse"] = time.perf_counter() - clock
+        if method == "plain":
+            text = prompt if prompt is not None else _layout_text(layout)
+            from compose.sampling import generate_plain
+
+            clock = time.perf_counter()
+            image = generate_plain(self.bundle, [text], [seed], steps=steps, guidance=guidance, size=size,
+                                   sampler=self.sampler)[0]
+            timings["generate"] = time.perf_counter() - clock
+            return GenerationResult(image=image, prompt=prompt, scene=scene, layout=layout, method=method,
+                                    seed=seed, model=self.model_name, steps=steps, guidance=guidance,
+                                    sampler=self.sampler, timings=timings)
+        raise ValueError("method 'compose' (multi-stage region-guided generation) is not built yet; "
+                         "use --method plain")
+
+
+def _layout_text(layout: Layout) -> str:
+    """A prompt for a layout given without one: its own prompt, else its phrases joined."""
+    if layout.prompt:
+        return layout.prompt
+    return " and ".join(region.phrase for region in layout.regions)

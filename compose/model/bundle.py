@@ -1,0 +1,255 @@
+"""Text-to-image models as `compose` uses them: the bundled shapes model and Stable Diffusion folders.
+
+A `ModelBundle` holds a diffusers UNet2DConditionModel, a transformers CLIP text encoder and
+tokenizer, a noise-scheduler config and an image codec that maps pictures to the UNet's sample space:
+- the bundled model works on pixels folded into channels (`PixelFoldCodec`: 64 x 64 x 3 pixels ->
+  16 x 16 x 48 with `pixel_unshuffle`), which keeps the UNet small and fast on a CPU;
+- a Stable Diffusion 1.x/2.x folder in diffusers format uses its VAE (`VaeCodec`).
+Everything is saved and loaded with safetensors and JSON configs (the save_pretrained convention);
+nothing is fetched from a hub and no pickle is ever loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_NAME = "shapes-v1"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled" / BUNDLED_NAME
+MODEL_FORMAT = "compose.model/v1"
+
+
+class ModelLoadError(ValueError):
+    """A model name or folder that cannot be loaded; the message names the path and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ShapesModelConfig:
+    """Architecture of the bundled shapes-world model (see its model card for the measured trade-offs)."""
+
+    image_size: int = 64
+    fold: int = 4  # pixels folded into channels: 64 x 64 x 3 -> 16 x 16 x 48
+    block_out_channels: tuple[int, ...] = (96, 192)
+    attention_levels: tuple[bool, ...] = (True, True)  # cross-attention at 16 x 16 and 8 x 8
+    layers_per_block: int = 1
+    attention_heads: int = 4
+    text_hidden: int = 128
+    text_layers: int = 3
+    text_heads: int = 4
+    text_length: int = 64  # tokens of a whole caption
+    phrase_length: int = 16  # tokens of one region phrase in region-masked conditioning
+    prediction_type: str = "v_prediction"
+    beta_schedule: str = "squaredcos_cap_v2"
+
+
+class PixelFoldCodec:
+    """Images in [-1, 1] <-> folded pixels: each fold x fold patch becomes 3 * fold^2 channels."""
+
+    def __init__(self, fold: int):
+        self.fold = fold
+        self.channels = 3 * fold * fold
+        self.downscale = fold
+
+    def encode(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return F.pixel_unshuffle(images, self.fold)
+
+    def decode(self, samples: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(samples, self.fold).clamp(-1, 1)
+
+
+class VaeCodec:
+    """Images in [-1, 1] <-> Stable Diffusion VAE latents (scaled by the VAE's scaling factor)."""
+
+    def __init__(self, vae):
+        self.vae = vae
+        self.channels = vae.config.latent_channels
+        self.downscale = 2 ** (len(vae.config.block_out_channels) - 1)
+        self.scaling = vae.config.scaling_factor
+
+    def encode(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        posterior = self.vae.encode(images.to(self.vae.dtype)).latent_dist
+        return posterior.sample(generator) * self.scaling
+
+    def decode(self, samples: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(samples.to(self.vae.dtype) / self.scaling).sample.clamp(-1, 1)
+
+
+@dataclass
+class ModelBundle:
+    """The parts a text-to-image pipeline needs, loaded once and shared by every call."""
+
+    unet: object
+    text_encoder: object
+    tokenizer: object
+    scheduler_config: dict
+    codec: object
+    name: str
+    native_size: int
+    text_length: int
+    phrase_length: int
+    info: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> ModelBundle:
+        for module in self.modules():
+            module.to(device=device, dtype=dtype)
+        return self
+
+    def modules(self):
+        modules = [self.unet, self.text_encoder]
+        if isinstance(self.codec, VaeCodec):
+            modules.append(self.codec.vae)
+        return modules
+
+    def make_scheduler(self, kind: str = "ddim"):
+        """A fresh scheduler of `kind` from the model's noise-schedule config (never a shared one)."""
+        from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
+
+        classes = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "euler": EulerDiscreteScheduler}
+        if kind not in classes:
+            raise ValueError(f"unknown sampler {kind!r}; choose one of {', '.join(classes)}")
+        config = dict(self.scheduler_config)
+        if kind == "ddim":
+            config.setdefault("timestep_spacing", "trailing")
+        return classes[kind].from_config(config)
+
+
+def build_shapes_model(config: ShapesModelConfig, tokenizer) -> ModelBundle:
+    """A freshly initialised bundled-architecture model (random weights) around `tokenizer`."""
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    codec = PixelFoldCodec(config.fold)
+    down = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in config.attention_levels)
+    up = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention_levels))
+    unet = UNet2DConditionModel(
+        sample_size=config.image_size // config.fold, in_channels=codec.channels, out_channels=codec.channels,
+        block_out_channels=config.block_out_channels, down_block_types=down, up_block_types=up,
+        layers_per_block=config.layers_per_block, cross_attention_dim=config.text_hidden,
+        attention_head_dim=config.attention_heads, norm_num_groups=32,
+    )
+    text_config = CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=config.text_hidden, intermediate_size=4 * config.text_hidden,
+        num_hidden_layers=config.text_layers, num_attention_heads=config.text_heads,
+        max_position_embeddings=max(config.text_length, config.phrase_length),
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    text_encoder = CLIPTextModel(text_config)
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule=config.beta_schedule,
+                              prediction_type=config.prediction_type, clip_sample=False)
+    return ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                       scheduler_config=dict(scheduler.config), codec=codec, name=BUNDLED_NAME,
+                       native_size=config.image_size, text_length=config.text_length,
+                       phrase_length=config.phrase_length, info={"architecture": asdict(config)})
+
+
+def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16,
+                max_shard_size: str = "15MB", info: dict | None = None) -> Path:
+    """Write a bundled-format model folder: configs, safetensors weights (in `dtype`), tokenizer."""
+    from diffusers import DDPMScheduler
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(bundle.codec, PixelFoldCodec):
+        raise ValueError("save_bundle writes pixel-fold models; save Stable Diffusion parts with diffusers")
+    for name, module in (("unet", bundle.unet), ("text_encoder", bundle.text_encoder)):
+        original_dtype = next(module.parameters()).dtype
+        module.to(dtype)
+        try:
+            module.save_pretrained(folder / name, safe_serialization=True, max_shard_size=max_shard_size)
+        finally:
+            module.to(original_dtype)
+    bundle.tokenizer.save_pretrained(folder / "tokenizer")
+    DDPMScheduler.from_config(bundle.scheduler_config).save_pretrained(folder / "scheduler")
+    meta = {"format": MODEL_FORMAT, "codec": {"type": "pixel_fold", "fold": bundle.codec.fold},
+            "native_size": bundle.native_size, "text_length": bundle.text_length,
+            "phrase_length": bundle.phrase_length, **bundle.info, **(info or {})}
+    (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def _load_part(loader, path: Path, what: str, **kwargs):
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: missing the {what} folder; a model folder needs unet/, text_encoder/, "
+                             "tokenizer/ and scheduler/")
+    try:
+        return loader(path, local_files_only=True, **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"{path}: the {what} cannot be loaded ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else 'no detail'}); "
+                             "is the folder complete and its weights file intact?") from error
+
+
+def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
+               dtype: torch.dtype = torch.float32) -> ModelBundle:
+    """Load the bundled model (None, "bundled" or its name) or a model folder by path.
+
+    A folder with compose_model.json is a bundled-format model; a folder with model_index.json and
+    a vae/ is a Stable Diffusion checkpoint in diffusers format. Anything else is a ModelLoadError
+    naming the path and what a model folder must contain."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    if name_or_path in (None, "bundled", BUNDLED_NAME):
+        path = BUNDLED_DIR
+        if not (path / "compose_model.json").is_file():
+            raise ModelLoadError(f"the bundled model is not installed at {path}; train one with `compose train` "
+                                 "and export it there, or pass --model PATH")
+    else:
+        path = Path(name_or_path).expanduser()
+        if not path.exists():
+            raise ModelLoadError(f"model {str(name_or_path)!r}: no such file or folder; give 'bundled' or the path "
+                                 "of a model folder in diffusers format")
+        if not path.is_dir():
+            raise ModelLoadError(f"model {str(path)!r} is a file; a model is a folder (unet/, text_encoder/, "
+                                 "tokenizer/, scheduler/, and vae/ for Stable Diffusion)")
+    unet = _load_part(UNet2DConditionModel.from_pretrained, path / "unet", "UNet")
+    text_encoder = _load_part(CLIPTextModel.from_pretrained, path / "text_encoder", "text encoder")
+    tokenizer = _load_part(CLIPTokenizer.from_pretrained, path / "tokenizer", "tokenizer")
+    scheduler_file = path / "scheduler" / "scheduler_config.json"
+    try:
+        scheduler_config = json.loads(scheduler_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"{scheduler_file}: cannot read the noise-scheduler config ({error})") from error
+
+    meta_file = path / "compose_model.json"
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get("format") != MODEL_FORMAT or meta.get("codec", {}).get("type") != "pixel_fold":
+            raise ModelLoadError(f"{meta_file}: format must be {MODEL_FORMAT} with a pixel_fold codec")
+        codec = PixelFoldCodec(int(meta["codec"]["fold"]))
+        bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                             scheduler_config=scheduler_config, codec=codec, name=meta.get("name", path.name),
+                             native_size=int(meta["native_size"]), text_length=int(meta["text_length"]),
+                             phrase_length=int(meta["phrase_length"]), info=meta)
+    elif (path / "vae").is_dir():
+        from diffusers import AutoencoderKL
+
+        vae = _load_part(AutoencoderKL.from_pretrained, path / "vae", "VAE")
+        codec = VaeCodec(vae)
+        text_length = int(getattr(tokenizer, "model_max_length", 77))
+        text_length = text_length if text_length < 10_000 else 77
+        bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                             scheduler_config=scheduler_config, codec=codec, name=path.name,
+                             native_size=int(unet.config.sample_size) * codec.downscale,
+                             text_length=text_length, phrase_length=min(text_length, 20), info={})
+    else:
+        raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
+                             "Diffusion folder in diffusers format) is there")
+    for module in bundle.modules():
+        module.eval().requires_grad_(False)
+    return bundle.to(device, dtype)

@@ -1,0 +1,60 @@
+"""Prompt parsing: read a text prompt into a typed `Scene` (shared/specs/cli.md, scene JSON).
+
+    >>> from compose.parsing import parse
+    >>> parse("a small red circle to the left of two blue squares, with no stars").to_json()
+
+Rule-based on spaCy (https://spacy.io/usage/rule-based-matching): a blank English tokenizer, a
+`PhraseMatcher` and a `Matcher` over a lexicon kept as data (compose/data/lexicon*.json), and a small
+grammar (compose.parsing.reader). No statistical spaCy model is needed, and none is used even when one
+is installed, so a prompt parses the same everywhere. The spaCy pipeline is built on the first call.
+"""
+
+from __future__ import annotations
+
+from compose.scene import Scene
+
+MAX_PROMPT_CHARACTERS = 10_000
+MAX_PROMPT_WORDS = 2_000
+EXAMPLE_PROMPT = "a red circle to the left of two blue squares"
+
+__all__ = ["MAX_PROMPT_CHARACTERS", "MAX_PROMPT_WORDS", "check_prompt", "parse"]
+
+
+def check_prompt(prompt: str) -> None:
+    """Raise ValueError (naming the prompt, the rule and the fix) unless `prompt` can be parsed:
+    a string that is not blank, at most MAX_PROMPT_CHARACTERS characters and MAX_PROMPT_WORDS words."""
+    from compose.parsing.reader import _quote
+
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a string, not {type(prompt).__name__}: pass the text to draw, "
+                        f'e.g. "{EXAMPLE_PROMPT}"')
+    if not prompt.strip():
+        raise ValueError(f"prompt {prompt!r} is empty: a prompt must name at least one thing to draw, "
+                         f'e.g. "{EXAMPLE_PROMPT}"')
+    if len(prompt) > MAX_PROMPT_CHARACTERS:
+        raise ValueError(f"prompt {_quote(prompt)} has {len(prompt):,} characters: a prompt may have at most "
+                         f"{MAX_PROMPT_CHARACTERS:,}; shorten it")
+    words = len(prompt.split())
+    if words > MAX_PROMPT_WORDS:
+        raise ValueError(f"prompt {_quote(prompt)} has {words:,} words: a prompt may have at most "
+                         f"{MAX_PROMPT_WORDS:,}; shorten it")
+
+
+def parse(prompt: str) -> Scene:
+    """Read a prompt into the scene it describes: object groups (noun, count, colour, size, location,
+    describing words), relations between them, negations and the background.
+
+    Raises ValueError for an empty or over-long prompt, a count outside 1..99, or a prompt that names
+    no object.
+    """
+    from compose.parsing.lexicon import get_pipeline
+    from compose.parsing.reader import SceneReader, _quote
+
+    check_prompt(prompt)
+    pipeline = get_pipeline()
+    doc = pipeline.make_doc(prompt)
+    scene = SceneReader(prompt, doc, pipeline.items(doc), pipeline.lexicon).read()
+    if not scene.objects:
+        raise ValueError(f"prompt {_quote(prompt)} names no object: a prompt must name at least one thing to "
+                         f'draw, e.g. "{EXAMPLE_PROMPT}"')
+    return scene

@@ -1,0 +1,542 @@
+"""`compose train`: train the bundled text-to-image diffusion model on the shapes world.
+
+What it does, step by step (Ho et al. 2020 for the noising process; Salimans & Ho 2022 for
+v-prediction; Hang et al. 2023 for min-SNR loss weighting; Ho & Salimans 2022 for caption dropout):
+1. draw a batch from the shapes-world stream (compose.shapes.data): pictures and captions;
+2. fold the pictures into the UNet's sample space and noise them at random timesteps of a cosine
+   schedule;
+3. condition the UNet by cross-attention on the CLIP-style text encoder's embedding of the caption
+   (10% empty captions, for classifier-free guidance), or, for a share of the batches, on
+   region-masked conditioning: each object's own phrase seen only inside its box (compose.attention),
+   so that the model follows the region masks the compose pipeline gives it;
+4. regress the velocity v with min-SNR weights; AdamW; EMA of the weights.
+Every few minutes it writes a checkpoint (safetensors + JSON, no pickle) and `--resume` continues from
+it exactly where the stream left off; every N steps it samples a fixed validation set, reads the
+pictures back with the detector and logs accuracy; train_log.jsonl and training.png sit beside the
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from compose.model.bundle import ModelBundle, ShapesModelConfig, build_shapes_model, save_bundle
+from compose.shapes.data import TRAINING_MIX, DataMix, sample_at
+
+logger = logging.getLogger(__name__)
+
+# Region-masked batches want more crowded scenes than the plain caption mix: drawing several objects,
+# each in its own box, is exactly what the compose pipeline asks of the model.
+REGION_MIX = DataMix(object_count_weights=(2, 2, 2, 1.5, 1.5, 1, 1, 1), relation_probability=0.0,
+                     negation_probability=0.0, location_probability=0.0)
+MAX_REGIONS = 8
+TOKENIZER_CORPUS_SEED = 12345
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; written to the run folder so a run can be resumed and reported."""
+
+    output: str
+    steps: int = 12000
+    batch_size: int = 32
+    learning_rate: float = 3e-4
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    seed: int = 0
+    caption_dropout: float = 0.1
+    region_fraction: float = 0.5
+    ema_decay: float = 0.999
+    min_snr_gamma: float = 5.0
+    checkpoint_minutes: float = 5.0
+    validate_every: int = 1000
+    validation_seeds: int = 2
+    workers: int = 1
+    mixed_precision: str = "no"  # "no" | "bf16" | "fp16"
+    time_limit_minutes: float | None = None
+    # Train for a wall-time budget instead of a step count: after the first steps the run measures its
+    # speed and sets `steps` so that the learning-rate schedule ends when the budget is spent.
+    budget_minutes: float | None = None
+    stop_at_step: int | None = None  # end this invocation there (with a checkpoint); the schedule still spans `steps`
+    threads: int | None = None
+    progress: bool = True
+    model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        model = values.pop("model", {})
+        model = {key: tuple(value) if isinstance(value, list) else value for key, value in model.items()}
+        return cls(**values, model=ShapesModelConfig(**model))
+
+
+class ShapesBatches(torch.utils.data.IterableDataset):
+    """Whole training batches from the shapes stream; batch b is a pure function of (seed, b).
+
+    Worker w of process `rank` yields batches start + rank + world * (w + workers * k), k = 0, 1, ...;
+    the DataLoader takes workers round-robin, so batches arrive in order whatever the worker count."""
+
+    def __init__(self, seed: int, batch_size: int, start_batch: int, rank: int, world: int,
+                 region_fraction: float, image_size: int = 64):
+        self.seed, self.batch_size, self.start_batch = seed, batch_size, start_batch
+        self.rank, self.world = rank, world
+        self.region_fraction, self.image_size = region_fraction, image_size
+
+    def batch(self, index: int) -> dict:
+        region_mode = random.Random(self.seed * 7919 + index).random() < self.region_fraction
+        mix = REGION_MIX if region_mode else TRAINING_MIX
+        first = index * self.batch_size
+        samples = [sample_at(self.seed, first + offset, size=self.image_size, mix=mix)
+                   for offset in range(self.batch_size)]
+        images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
+        boxes = torch.zeros(self.batch_size, MAX_REGIONS, 4)
+        phrases = []
+        for row, sample in enumerate(samples):
+            regions = sample.layout.regions[:MAX_REGIONS]
+            phrases.append([region.phrase for region in regions])
+            if regions:
+                boxes[row, :len(regions)] = torch.tensor([region.box for region in regions])
+        return {"index": index, "images": images.float() / 127.5 - 1, "captions": [s.caption for s in samples],
+                "region_mode": region_mode, "phrases": phrases, "boxes": boxes}
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        k = 0
+        while True:
+            yield self.batch(self.start_batch + self.rank + self.world * (worker + workers * k))
+            k += 1
+
+
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak at the last step."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def min_snr_weights(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma loss weights for v-prediction: min(SNR, gamma) / (SNR + 1)."""
+    alpha_bar = alphas_cumprod[timesteps]
+    snr = alpha_bar / (1 - alpha_bar)
+    return torch.clamp(snr, max=gamma) / (snr + 1)
+
+
+def build_tokenizer():
+    """The caption tokenizer, learned from a fixed slice of the shapes stream (deterministic)."""
+    from compose.model.text import train_tokenizer
+
+    corpus = [sample_at(TOKENIZER_CORPUS_SEED, index).caption for index in range(1500)]
+    corpus += [sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase for index in range(200)]
+    return train_tokenizer(corpus)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints: safetensors for every tensor (weights, EMA, optimizer moments), JSON for the rest
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors
+
+
+def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state_dict = optimizer.state_dict()
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)
+
+
+def save_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], parameters: list[torch.nn.Parameter],
+                    optimizer, trainer_state: dict) -> None:
+    """Write the checkpoint to folder/checkpoint atomically (a new folder, then a rename)."""
+    from safetensors.torch import save_file
+
+    temporary, final = folder / "checkpoint.tmp", folder / "checkpoint"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in bundle.unet.state_dict().items()}, temporary / "unet.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in bundle.text_encoder.state_dict().items()},
+              temporary / "text_encoder.safetensors")
+    save_file({f"{i}": tensor.detach().cpu().contiguous() for i, tensor in enumerate(ema)}, temporary / "ema.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in _optimizer_tensors(optimizer).items()},
+              temporary / "optimizer.safetensors")
+    (temporary / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
+    if final.exists():
+        old = folder / "checkpoint.old"
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+        temporary.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        temporary.rename(final)
+
+
+def load_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], optimizer) -> dict:
+    from safetensors.torch import load_file
+
+    checkpoint = folder / "checkpoint"
+    bundle.unet.load_state_dict(load_file(checkpoint / "unet.safetensors"))
+    bundle.text_encoder.load_state_dict(load_file(checkpoint / "text_encoder.safetensors"))
+    saved_ema = load_file(checkpoint / "ema.safetensors")
+    for index, tensor in enumerate(ema):
+        tensor.copy_(saved_ema[f"{index}"])
+    _load_optimizer_tensors(optimizer, load_file(checkpoint / "optimizer.safetensors"))
+    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# validation: sample fixed prompts with the EMA weights and read the pictures back
+
+
+def validation_set(seeds: int) -> list[dict]:
+    """Fixed validation cases: every shape x colour alone, some two-object captions, some layouts."""
+    from compose.scene import ObjectGroup, Scene
+    from compose.shapes import world
+
+    cases = []
+    for shape in world.SHAPES:
+        for color in world.PALETTE:
+            prompt = f"a {color} {shape}"
+            scene = Scene(prompt, (ObjectGroup(0, shape, prompt, 1, color),))
+            for seed in range(seeds):
+                cases.append({"kind": "single", "scene": scene, "seed": seed, "layout": None})
+    pair_mix = DataMix(object_count_weights=(0, 1), relation_probability=0, negation_probability=0,
+                       location_probability=0, size_word_probability=0, no_color_probability=0)
+    for index in range(10):
+        sample = sample_at(999, index, mix=pair_mix)
+        for seed in range(seeds):
+            cases.append({"kind": "two_object", "scene": sample.scene, "seed": seed, "layout": None})
+    for index in range(10):
+        sample = sample_at(998, index, mix=REGION_MIX)
+        for seed in range(seeds):
+            cases.append({"kind": "regions", "scene": sample.scene, "seed": seed, "layout": sample.layout})
+    return cases
+
+
+def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: float = 4.0,
+             batch: int = 32) -> dict:
+    """Accuracy per kind of validation case: the share of pictures the scorer reads back as correct
+    (strict for single objects and regions: exactly what was asked and nothing else)."""
+    from compose.attention import box_coverage
+    from compose.sampling import (denoise, encode_prompts, encode_regions, initial_noise, region_uncondition,
+                                  to_uint8)
+    from compose.shapes.detect import detect
+    from compose.shapes.score import score
+
+    results: dict[str, list[bool]] = {}
+    size = bundle.native_size
+    side = size // bundle.codec.downscale
+    bundle.unet.eval()
+    bundle.text_encoder.eval()
+    with torch.no_grad():
+        uncondition = encode_prompts(bundle, [""])
+        for kind in ("single", "two_object", "regions"):
+            group = [case for case in cases if case["kind"] == kind]
+            for start in range(0, len(group), batch):
+                chunk = group[start:start + batch]
+                scheduler = bundle.make_scheduler("ddim")
+                scheduler.set_timesteps(steps)
+                generators = [torch.Generator("cpu").manual_seed(case["seed"]) for case in chunk]
+                latents = initial_noise(bundle, generators, size)
+                if kind == "regions":
+                    phrases = [[r.phrase for r in case["layout"].regions] for case in chunk]
+                    boxes = torch.zeros(len(chunk), MAX_REGIONS, 4)
+                    for row, case in enumerate(chunk):
+                        boxes[row, :len(case["layout"].regions)] = torch.tensor([r.box for r in case["layout"].regions])
+                    condition, coverage = encode_regions(bundle, phrases, box_coverage(boxes, side).to(bundle.device),
+                                                         slots=MAX_REGIONS)
+                    uncond = region_uncondition(bundle, MAX_REGIONS)
+                    latents = denoise(bundle, scheduler, latents, condition, uncond, guidance, scheduler.timesteps,
+                                      coverage=coverage)
+                else:
+                    condition = encode_prompts(bundle, [case["scene"].prompt for case in chunk])
+                    latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps)
+                images = to_uint8(bundle.codec.decode(latents))
+                for case, image in zip(chunk, images):
+                    verdict = score(case["scene"], detect(image), layout=case["layout"])
+                    results.setdefault(kind, []).append(bool(verdict.correct_strict))
+    bundle.unet.train()
+    bundle.text_encoder.train()
+    return {kind: sum(values) / len(values) for kind, values in results.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# the training loop
+
+
+def _write_plot(folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
+    losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    validations = [r for r in records if "validation" in r]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    if losses:
+        steps, values = zip(*losses)
+        loss_axis.plot(steps, values, lw=0.6, alpha=0.5, label="loss")
+        window = max(1, len(values) // 50)
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        loss_axis.plot(steps[window - 1:], smooth, lw=1.5, label=f"mean of {window}")
+        loss_axis.set_yscale("log")
+    loss_axis.set(xlabel="step", ylabel="min-SNR weighted v loss", title="training loss")
+    if losses:
+        loss_axis.legend()
+    for kind in ("single", "two_object", "regions"):
+        points = [(r["step"], r["validation"][kind]) for r in validations if kind in r["validation"]]
+        if points:
+            accuracy_axis.plot(*zip(*points), marker="o", label=kind)
+    accuracy_axis.set(xlabel="step", ylabel="read back exactly", ylim=(0, 1), title="validation (EMA weights)")
+    if validations:
+        accuracy_axis.legend()
+    figure.tight_layout()
+    figure.savefig(folder / "training.png", dpi=110)
+    plt.close(figure)
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Run (or resume) training into config.output; returns the run folder."""
+    from accelerate import Accelerator
+    from diffusers import DDPMScheduler
+    from tqdm.auto import tqdm
+
+    from compose.attention import box_coverage, region_attention
+    from compose.sampling import encode_prompts, encode_regions
+
+    folder = Path(config.output)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if resume:
+        if not (folder / "checkpoint" / "trainer_state.json").is_file():
+            raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
+        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        saved.update({k: v for k, v in config.to_dict().items()
+                      if k in ("steps", "checkpoint_minutes", "validate_every", "workers", "time_limit_minutes",
+                               "threads", "progress", "mixed_precision", "output", "stop_at_step")})
+        config = TrainConfig.from_dict(saved)
+    elif (folder / "checkpoint").exists():
+        raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
+
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+    main = accelerator.is_main_process
+    torch.manual_seed(config.seed + accelerator.process_index)
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+    if resume:
+        from transformers import CLIPTokenizer
+
+        tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
+    else:  # deterministic, so every process builds the same one
+        tokenizer = build_tokenizer()
+        if main:
+            tokenizer.save_pretrained(folder / "tokenizer")
+            (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+
+    torch.manual_seed(config.seed)  # identical initial weights in every process
+    bundle = build_shapes_model(config.model, tokenizer)
+    noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
+    parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    ema = [p.detach().clone() for p in parameters]
+    state = {"step": 0, "elapsed_seconds": 0.0, "samples_seen": 0, "hardware": []}
+    if resume:
+        state = load_checkpoint(folder, bundle, ema, optimizer)
+    unet, text_encoder, optimizer = accelerator.prepare(bundle.unet, bundle.text_encoder, optimizer)
+    device = accelerator.device
+    ema = [tensor.to(device) for tensor in ema]
+    alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
+    state["hardware"] = sorted(set(state.get("hardware", [])) | {_hardware_name(device, accelerator.num_processes)})
+
+    dataset = ShapesBatches(config.seed, config.batch_size, start_batch=state["step"] * accelerator.num_processes,
+                            rank=accelerator.process_index, world=accelerator.num_processes,
+                            region_fraction=config.region_fraction, image_size=config.model.image_size)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=config.workers,
+                                         persistent_workers=config.workers > 0,
+                                         prefetch_factor=4 if config.workers > 0 else None)
+    cases = validation_set(config.validation_seeds) if main else []
+    log_file = open(folder / "train_log.jsonl", "a", encoding="utf-8") if main else None
+    side = config.model.image_size // config.model.fold
+    started = time.time()
+    elapsed_before = state["elapsed_seconds"]
+    last_checkpoint = time.time()
+    progress = tqdm(total=config.steps, initial=state["step"], disable=not (main and config.progress),
+                    desc="train", unit="step", dynamic_ncols=True)
+    bundle_view = ModelBundle(unet=accelerator.unwrap_model(unet), text_encoder=accelerator.unwrap_model(text_encoder),
+                              tokenizer=tokenizer, scheduler_config=bundle.scheduler_config, codec=bundle.codec,
+                              name=bundle.name, native_size=bundle.native_size, text_length=bundle.text_length,
+                              phrase_length=bundle.phrase_length, info=bundle.info)
+    # The training forward goes through the prepared (possibly distributed) text encoder.
+    train_view = ModelBundle(**{**bundle_view.__dict__, "text_encoder": text_encoder})
+
+    def checkpoint():
+        state["elapsed_seconds"] = elapsed_before + time.time() - started
+        if main:
+            save_checkpoint(folder, bundle_view, ema, parameters, optimizer, state)
+
+    def run_validation():
+        if not main:
+            return
+        swapped = [p.detach().clone() for p in parameters]
+        for p, e in zip(parameters, ema):
+            p.data.copy_(e)
+        accuracy = validate(bundle_view, cases)
+        for p, s in zip(parameters, swapped):
+            p.data.copy_(s)
+        record = {"step": state["step"], "validation": accuracy, "elapsed_seconds": round(
+            elapsed_before + time.time() - started, 1)}
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+        logger.info("validation at step %d: %s", state["step"], accuracy)
+        progress.write(f"validation at step {state['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in accuracy.items()))
+
+    stop_reason = "steps"
+    budget_probe_start, budget_probe_end, budget_clock = state["step"] + 20, state["step"] + 120, time.time()
+    if config.budget_minutes:
+        config.steps = max(config.steps, budget_probe_end + 1)
+    window_loss, window_samples, window_start = [], 0, time.time()
+    with region_attention(bundle_view.unet, None) as processor:
+        for batch in loader:
+            if state["step"] >= config.steps:
+                break
+            if config.stop_at_step is not None and state["step"] >= config.stop_at_step:
+                stop_reason = "stop_at_step"
+                break
+            step = state["step"]
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(step, config)
+            images = batch["images"].to(device)
+            with torch.no_grad():
+                clean = bundle.codec.encode(images)
+            # Noise, timesteps and caption dropout come from a generator seeded by (seed, step, rank),
+            # so a resumed run continues exactly as an uninterrupted one would.
+            step_generator = torch.Generator(device).manual_seed(
+                (config.seed * 1_000_003 + step) * 64 + accelerator.process_index)
+            noise = torch.randn(clean.shape, generator=step_generator, device=device, dtype=clean.dtype)
+            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
+                                      generator=step_generator, device=device)
+            dropped = torch.rand(clean.shape[0], generator=step_generator, device=device) < config.caption_dropout
+            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+            target = noise_scheduler.get_velocity(clean, noise, timesteps)
+            with accelerator.autocast():
+                if batch["region_mode"]:
+                    coverage_maps = box_coverage(batch["boxes"].to(device), side)
+                    condition, coverage = encode_regions(train_view, batch["phrases"], coverage_maps, slots=MAX_REGIONS)
+                    processor.coverage = coverage
+                else:
+                    captions = ["" if drop else caption for caption, drop in zip(batch["captions"], dropped.tolist())]
+                    condition = encode_prompts(train_view, captions)
+                    processor.coverage = None
+                prediction = unet(noisy, timesteps, encoder_hidden_states=condition).sample
+            per_sample = (prediction.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
+            loss = (per_sample * min_snr_weights(alphas_cumprod, timesteps, config.min_snr_gamma)).mean()
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                torch._foreach_mul_(ema, decay)
+                torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - decay)
+            state["step"] = step + 1
+            state["samples_seen"] += clean.shape[0] * accelerator.num_processes
+            window_loss.append(loss.item())
+            window_samples += clean.shape[0] * accelerator.num_processes
+            progress.update(1)
+            if config.budget_minutes and state["step"] == budget_probe_end:
+                rate = (budget_probe_end - budget_probe_start) / (time.time() - budget_clock)
+                remaining = config.budget_minutes * 60 - (time.time() - started)
+                config.steps = state["step"] + max(1, int(rate * remaining * 0.97))
+                progress.total = config.steps
+                logger.info("budget of %.1f min: %.2f steps/s, training to step %d", config.budget_minutes, rate,
+                            config.steps)
+                if main:
+                    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+            if config.budget_minutes and state["step"] == budget_probe_start:
+                budget_clock = time.time()
+            if state["step"] % 25 == 0 or state["step"] == config.steps:
+                seconds = time.time() - window_start
+                mean_loss = float(np.mean(window_loss))
+                progress.set_postfix(loss=f"{mean_loss:.4f}", samples_per_s=f"{window_samples / seconds:.0f}")
+                if main:
+                    log_file.write(json.dumps({"step": state["step"], "loss": round(mean_loss, 5),
+                                               "lr": learning_rate_at(step, config),
+                                               "samples_per_s": round(window_samples / seconds, 1),
+                                               "elapsed_seconds": round(elapsed_before + time.time() - started, 1)}) + "\n")
+                    log_file.flush()
+                window_loss, window_samples, window_start = [], 0, time.time()
+            if config.validate_every and state["step"] % config.validate_every == 0:
+                run_validation()
+            if time.time() - last_checkpoint >= config.checkpoint_minutes * 60:
+                checkpoint()
+                last_checkpoint = time.time()
+            if config.time_limit_minutes and time.time() - started >= config.time_limit_minutes * 60:
+                stop_reason = "time limit"
+                break
+    progress.close()
+    checkpoint()
+    if main and config.validate_every and state["step"] % config.validate_every != 0 and state["step"] >= config.steps:
+        run_validation()
+    if main:
+        log_file.close()
+        _write_plot(folder)
+    logger.info("training stopped at step %d (%s)", state["step"], stop_reason)
+    return folder
+
+
+def _hardware_name(device: torch.device, processes: int) -> str:
+    if device.type == "cuda":
+        return f"{processes} x {torch.cuda.get_device_name(device)}"
+    import os
+
+    return f"{processes} x CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = True) -> Path:
+    """Write the run's (EMA) weights as a bundled-format model folder (fp16 safetensors + configs)."""
+    from safetensors.torch import load_file
+    from transformers import CLIPTokenizer
+
+    run_folder = Path(run_folder)
+    checkpoint = run_folder / "checkpoint"
+    if not (checkpoint / "trainer_state.json").is_file():
+        raise ValueError(f"{run_folder}: no checkpoint to export (checkpoint/trainer_state.json is missing)")
+    config = TrainConfig.from_dict(json.loads((run_folder / "config.json").read_text(encoding="utf-8")))
+    tokenizer = CLIPTokenizer.from_pretrained(run_folder / "tokenizer")
+    bundle = build_shapes_model(config.model, tokenizer)
+    bundle.unet.load_state_dict(load_file(checkpoint / "unet.safetensors"))
+    bundle.text_encoder.load_state_dict(load_file(checkpoint / "text_encoder.safetensors"))
+    if use_ema:
+        ema = load_file(checkpoint / "ema.safetensors")
+        parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
+        with torch.no_grad():
+            for index, parameter in enumerate(parameters):
+                parameter.copy_(ema[f"{index}"])
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    info = {"training": {"config": config.to_dict(), "steps": state["step"], "samples_seen": state["samples_seen"],
+                         "wall_seconds": round(state["elapsed_seconds"], 1), "hardware": state.get("hardware", []),
+                         "ema": use_ema}}
+    return save_bundle(bundle, output, info=info)

@@ -1,0 +1,223 @@
+"""Tests of the shapes-world detector (compose.shapes.detect) against the renderer's own pictures.
+
+Scenes are random and seeded, placed by the world's rules; an image is read back exactly when the
+detections have the same multiset of (shape, colour) as the scene and every box has IoU >= 0.8 with
+its true box. benchmarks/detector_exactness.py runs the same checks over thousands of scenes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from compose.shapes import world
+from compose.shapes.detect import (
+    COLOR_NAMES,
+    check_image,
+    classify_pixels,
+    detect,
+    detect_detailed,
+    min_object_area,
+    shape_geometry,
+)
+from compose.shapes.render import ShapeInstance, render
+
+EXACT_IOU = 0.8
+
+
+def random_scene(rng: np.random.Generator, count: int) -> list[ShapeInstance]:
+    """`count` random objects with sides in 0.16-0.40, placed by world.placement_problems."""
+    low, high = world.ANY_SIZE_RANGE
+    tries = 300
+    while True:
+        boxes: list[world.Box] = []
+        for _ in range(count):
+            for attempt in range(tries):
+                side = float(rng.uniform(low, max(high - (high - low) * attempt / tries, low)))
+                x0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
+                y0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
+                box = (x0, y0, x0 + side, y0 + side)
+                if not world.placement_problems(boxes + [box]):
+                    boxes.append(box)
+                    break
+            else:
+                break
+        if len(boxes) == count:
+            return [ShapeInstance(str(rng.choice(world.SHAPES)), str(rng.choice(COLOR_NAMES)), box)
+                    for box in boxes]
+
+
+def box_iou(a: world.Box, b: world.Box) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> bool:
+    if sorted((o.shape, o.color) for o in truth) != sorted((o.shape, o.color) for o in found):
+        return False
+    unused = list(found)
+    for item in truth:
+        candidates = [d for d in unused if (d.shape, d.color) == (item.shape, item.color)]
+        best = max(candidates, key=lambda d: box_iou(d.box, item.box))
+        if box_iou(best.box, item.box) < EXACT_IOU:
+            return False
+        unused.remove(best)
+    return True
+
+
+def soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian blur sigma 0.6 px, then Gaussian noise sigma 8, clipped to 0..255."""
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (5, 5), 0.6)
+    noisy = blurred + rng.normal(0.0, 8.0, size=image.shape)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size, scenes", [(64, 300), (128, 200), (256, 100)])
+def test_clean_renders_read_back_exactly(size, scenes):
+    rng = np.random.default_rng(size)
+    wrong = []
+    for index in range(scenes):
+        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
+        if not read_back_exactly(truth, detect(render(truth, size))):
+            wrong.append(index)
+    assert wrong == [], f"{len(wrong)} of {scenes} scenes at {size} px misread: {wrong[:10]}"
+
+
+def test_blurred_noisy_renders_read_back_at_least_97_percent():
+    rng = np.random.default_rng(7)
+    scenes = 300
+    exact = 0
+    for _ in range(scenes):
+        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
+        exact += read_back_exactly(truth, detect(soften(render(truth, 64), rng)))
+    assert exact / scenes >= 0.97, f"only {exact} of {scenes} blurred, noisy scenes read back exactly"
+
+
+@pytest.mark.parametrize("shape", world.SHAPES)
+@pytest.mark.parametrize("color", COLOR_NAMES)
+def test_each_shape_and_colour_alone(shape, color):
+    truth = ShapeInstance(shape, color, (0.31, 0.27, 0.59, 0.55))
+    found = detect(render([truth], 64))
+    assert [(item.shape, item.color) for item in found] == [(shape, color)]
+    assert box_iou(found[0].box, truth.box) >= 0.9
+
+
+@pytest.mark.parametrize("shape", world.SHAPES)
+@pytest.mark.parametrize("side", [world.ANY_SIZE_RANGE[0], world.ANY_SIZE_RANGE[1]])
+@pytest.mark.parametrize("size", [64, 512])
+def test_smallest_and_largest_sides_at_both_canvas_ends(shape, side, size):
+    # In a corner, against the margin: the hardest place for the fringe and the box estimate.
+    margin = world.CANVAS_MARGIN
+    truth = ShapeInstance(shape, "orange", (1 - margin - side, margin, 1 - margin, margin + side))
+    found = detect(render([truth], size))
+    assert [(item.shape, item.color) for item in found] == [(shape, "orange")]
+    assert box_iou(found[0].box, truth.box) >= 0.9
+
+
+def test_boxes_are_accurate_on_clean_renders():
+    # The area/centroid estimate is sub-pixel: at 256 px every box is within IoU 0.97 of the truth.
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        truth = random_scene(rng, 3)
+        found = detect(render(truth, 256))
+        for item in truth:
+            best = max(box_iou(item.box, other.box) for other in found)
+            assert best >= 0.97, (item, found)
+
+
+def test_blank_and_speckled_images_hold_no_objects():
+    blank = np.full((64, 64, 3), 255, dtype=np.uint8)
+    assert detect(blank) == []
+    noisy = np.clip(255 + np.random.default_rng(0).normal(0, 8, blank.shape), 0, 255).astype(np.uint8)
+    assert detect(noisy) == []
+    # A shape below world.MIN_DETECTABLE_SIDE is a speck, not an object.
+    speck = render([ShapeInstance("square", "blue", (0.5, 0.5, 0.56, 0.56))], 64)
+    assert detect(speck) == []
+
+
+def test_star_just_above_the_detectable_side_is_found():
+    side = world.MIN_DETECTABLE_SIDE + 0.02
+    found = detect(render([ShapeInstance("star", "green", (0.4, 0.4, 0.4 + side, 0.4 + side))], 64))
+    assert [(item.shape, item.color) for item in found] == [("star", "green")]
+
+
+def test_min_object_area_is_a_star_of_the_smallest_detectable_side():
+    star_area = shape_geometry("star").area_factor
+    assert math.isclose(min_object_area(100), star_area * (world.MIN_DETECTABLE_SIDE * 100) ** 2)
+    assert min_object_area(64) < shape_geometry("triangle").area_factor * (0.12 * 64) ** 2
+
+
+def test_shape_geometry_matches_known_figures():
+    assert math.isclose(shape_geometry("square").area_factor, 1.0)
+    assert math.isclose(shape_geometry("triangle").area_factor, 0.5)
+    assert math.isclose(shape_geometry("diamond").area_factor, 0.5)
+    # Triangle: centroid two thirds down from the apex, i.e. s/6 below the box centre.
+    assert math.isclose(shape_geometry("triangle").centroid_dy, 1 / 6)
+    assert math.isclose(shape_geometry("circle").area_factor, math.pi / 4, rel_tol=1e-3)
+    inner = world.STAR_INNER_RATIO * 0.5
+    assert math.isclose(shape_geometry("star").area_factor, 5 * 0.5 * inner * math.sin(math.pi / 5))
+    assert abs(shape_geometry("star").centroid_dy) < 1e-9  # five-fold symmetry
+
+
+def test_objects_sorted_top_to_bottom_then_left_to_right():
+    objects = [
+        ShapeInstance("circle", "red", (0.60, 0.60, 0.80, 0.80)),
+        ShapeInstance("square", "blue", (0.60, 0.10, 0.80, 0.30)),
+        ShapeInstance("triangle", "green", (0.10, 0.10, 0.30, 0.30)),
+        ShapeInstance("diamond", "yellow", (0.10, 0.60, 0.30, 0.80)),
+    ]
+    found = detect(render(objects, 128))
+    assert [item.shape for item in found] == ["triangle", "square", "diamond", "circle"]
+
+
+def test_pixel_classes_follow_the_spec_rule():
+    colours = [world.PALETTE[name] for name in COLOR_NAMES]
+    white = np.array(world.BACKGROUND_RGB, dtype=np.float64)
+    rows = []
+    for colour in colours:
+        colour = np.array(colour, dtype=np.float64)
+        # Full colour, 60% and 40% of the way from white: foreground, foreground, background.
+        rows.append([colour, white + 0.6 * (colour - white), white + 0.4 * (colour - white), white])
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    image[:] = 255
+    image[:len(colours), :4] = np.round(np.array(rows)).astype(np.uint8)
+    pixels = classify_pixels(image)
+    for number in range(len(colours)):
+        assert list(pixels.color_index[number, :4]) == [number, number, -1, -1]
+    assert math.isclose(float(pixels.projections[0, 1, 0]), 0.6, abs_tol=0.01)
+    assert not pixels.foreground[len(colours):].any()
+
+
+def test_detailed_reading_reports_fit_and_softness():
+    truth = [ShapeInstance("triangle", "purple", (0.2, 0.2, 0.5, 0.5))]
+    clean = detect_detailed(render(truth, 64))
+    assert clean.fit_errors[0] < 0.05 and clean.softness[0] == 0.0
+    assert math.isclose(clean.areas[0], 0.5 * (0.3 * 64) ** 2, rel_tol=0.05)
+    blurred = cv2.GaussianBlur(render(truth, 64), (0, 0), 1.0)
+    assert detect_detailed(blurred).softness[0] > 0.0
+    # A blob that is no shape of the world still reads as one object, with a poor fit.
+    ellipse = np.full((64, 64, 3), 255, dtype=np.uint8)
+    cv2.ellipse(ellipse, (32, 32), (16, 6), 0, 0, 360, world.PALETTE["red"], -1)
+    assert detect_detailed(ellipse).fit_errors[0] > 0.3
+
+
+@pytest.mark.parametrize("image, words", [
+    (np.zeros((64, 64, 4), dtype=np.uint8), "RGB"),
+    (np.zeros((64, 64, 3), dtype=np.float32), "uint8"),
+    (np.zeros((64, 80, 3), dtype=np.uint8), "square"),
+    (np.zeros((32, 32, 3), dtype=np.uint8), "64..512"),
+    (np.zeros((1024, 1024, 3), dtype=np.uint8), "64..512"),
+    ([[0, 0, 0]], "numpy array"),
+])
+def test_bad_images_are_refused_with_a_clear_error(image, words):
+    with pytest.raises(ValueError, match=words):
+        check_image(image)
+    with pytest.raises(ValueError, match=words):
+        detect(image)

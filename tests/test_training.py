@@ -1,0 +1,101 @@
+"""Training: steps run, checkpoints resume exactly, export loads, and the loop's pure parts are right."""
+
+import json
+
+import pytest
+import torch
+
+from compose.model.bundle import ModelLoadError, ShapesModelConfig, load_model
+from compose.training import (ShapesBatches, TrainConfig, export_model, learning_rate_at, min_snr_weights,
+                              train)
+
+TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_heads=2, text_hidden=32, text_layers=1,
+                         text_heads=2, text_length=32, phrase_length=8)
+
+
+def tiny_config(folder, steps):
+    return TrainConfig(output=str(folder), steps=steps, batch_size=4, warmup_steps=2, validate_every=0,
+                       checkpoint_minutes=60, workers=0, progress=False, region_fraction=0.5, model=TINY)
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(folder / "checkpoint" / "unet.safetensors")
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    train(tiny_config(tmp_path / "straight", 4))
+    interrupted = tiny_config(tmp_path / "resumed", 4)
+    interrupted.stop_at_step = 2
+    train(interrupted)
+    assert json.loads((tmp_path / "resumed" / "checkpoint" / "trainer_state.json").read_text())["step"] == 2
+    train(tiny_config(tmp_path / "resumed", 4), resume=True)
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        torch.testing.assert_close(straight[name], resumed[name], rtol=1e-4, atol=1e-5)
+    state = json.loads((tmp_path / "resumed" / "checkpoint" / "trainer_state.json").read_text())
+    assert state["step"] == 4 and state["samples_seen"] == 16
+    log = (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()
+    assert any('"loss"' in line for line in log)
+    assert (tmp_path / "resumed" / "training.png").is_file()
+
+
+def test_refuses_to_overwrite_or_resume_nothing(tmp_path):
+    train(tiny_config(tmp_path / "run", 1))
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(tiny_config(tmp_path / "run", 2))
+    with pytest.raises(ValueError, match="no checkpoint to resume"):
+        train(tiny_config(tmp_path / "empty", 2), resume=True)
+
+
+def test_export_then_load_and_sample(tmp_path):
+    train(tiny_config(tmp_path / "run", 1))
+    model = export_model(tmp_path / "run", tmp_path / "model")
+    bundle = load_model(model)
+    assert bundle.native_size == 64 and bundle.codec.channels == 48
+    from compose.sampling import generate_plain
+
+    first = generate_plain(bundle, ["a red circle", "two blue squares"], [0, 1], steps=2)
+    again = generate_plain(bundle, ["two blue squares"], [1], steps=2)
+    assert first[0].shape == (64, 64, 3)
+    assert (first[1] == again[0]).all(), "a batch item equals the same prompt and seed run alone"
+
+
+def test_unknown_or_broken_model_paths_are_clear_errors(tmp_path):
+    with pytest.raises(ModelLoadError, match="no such file or folder"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="missing the UNet folder"):
+        load_model(tmp_path / "empty")
+    train(tiny_config(tmp_path / "run", 1))
+    model = export_model(tmp_path / "run", tmp_path / "model")
+    for shard in (model / "unet").glob("*.safetensors"):
+        shard.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match="cannot be loaded"):
+        load_model(model)
+
+
+def test_batches_are_a_pure_function_of_their_index():
+    first = ShapesBatches(seed=1, batch_size=3, start_batch=0, rank=0, world=1, region_fraction=0.5)
+    again = ShapesBatches(seed=1, batch_size=3, start_batch=5, rank=0, world=1, region_fraction=0.5)
+    a, b = first.batch(5), again.batch(5)
+    assert a["captions"] == b["captions"] and torch.equal(a["images"], b["images"])
+    assert a["images"].shape == (3, 3, 64, 64) and a["images"].min() >= -1 and a["images"].max() <= 1
+
+
+def test_learning_rate_warms_up_then_decays_to_a_tenth():
+    config = TrainConfig(output="x", steps=1000, learning_rate=1e-3, warmup_steps=100)
+    assert learning_rate_at(0, config) == pytest.approx(1e-5)
+    assert learning_rate_at(99, config) == pytest.approx(1e-3)
+    assert learning_rate_at(1000, config) == pytest.approx(1e-4)
+    assert learning_rate_at(500, config) < learning_rate_at(200, config)
+
+
+def test_min_snr_weights_cap_low_noise_steps():
+    alphas = torch.tensor([0.999, 0.5, 0.001])
+    weights = min_snr_weights(alphas, torch.tensor([0, 1, 2]), gamma=5.0)
+    snr = alphas / (1 - alphas)
+    assert weights[0] == pytest.approx(5.0 / (snr[0] + 1))
+    assert weights[1] == pytest.approx(snr[1] / (snr[1] + 1))
