@@ -111,6 +111,7 @@ _INSIDE_MAX_SCALE = 0.85  # A inside B is sized to at most this fraction of B's 
 _ON_WIDTH_SHARE = 0.6  # A on B is preferably sized to at most this fraction of B's width
 _TARGET_FILL = 0.5  # first attempts size objects to cover about this share of the usable canvas
 _TARGET_PULL = 0.7  # a drawn centre is this much the target, the rest uniform in its interval
+_TABU = 4  # a choice changed within the last this many repairs is not changed again if avoidable
 _REPAIRS = 12  # choices changed per attempt before it restarts with new sizes and targets
 _AXES = ("x", "y")
 _SIDES = ("top", "left", "right")
@@ -863,6 +864,7 @@ class _Attempt:
 
     def __init__(self, problem: _Problem, rng: random.Random, attempt: int) -> None:
         self.problem, self.rng, self.attempt = problem, rng, attempt
+        self.recent: collections.deque[tuple] = collections.deque(maxlen=_TABU)
         count = len(problem.instances)
         fraction = problem.fill_fraction * max(0.0, 1.0 - attempt / 30)
         self.widths, self.heights = _sample_sizes(problem, rng, fraction)
@@ -889,14 +891,6 @@ class _Attempt:
         for index, (kind, _, _, _) in enumerate(problem.depth_pairs):
             if kind == "in_front_of":
                 self.choices.visible_side[index] = "top" if rng.random() < 0.7 else rng.choice(_SIDES)
-        exploration = min(0.5, attempt / 40)
-        for i, j in problem.separated_pairs:
-            needs = [(self.extents[axis][i] + self.extents[axis][j]) / 2 for axis in (0, 1)]
-            ratios = [abs(targets[axis][i] - targets[axis][j]) / (needs[axis] + world.MIN_GAP) for axis in (0, 1)]
-            axis = 0 if ratios[0] >= ratios[1] else 1
-            if rng.random() < exploration:
-                axis = rng.randrange(2)
-            self._separate(i, j, axis)
         for i, j in problem.near_pairs:
             self._choose_near_slack(i, j)
 
@@ -1004,7 +998,9 @@ class _Attempt:
     def _repair(self, tags: Sequence[tuple]) -> None:
         """Change one choice among `tags` (the choices on a contradicting cycle)."""
         rng = self.rng
-        kind, key = rng.choice(list(tags))
+        fresh = [tag for tag in tags if tag not in self.recent]  # do not undo a recent change at once
+        kind, key = rng.choice(fresh or list(tags))
+        self.recent.append((kind, key))
         if kind == "separate":
             axis, before, after = self.choices.separation[key]
             if rng.random() < 0.7:  # separate them along the other axis instead
@@ -1062,9 +1058,32 @@ class _Attempt:
                                    self.choices.visible_side.get(index, "top"), ("front", index))
         return networks
 
-    def run(self) -> list[tuple[float, float, float, float]]:
-        """Solve, repairing choices on contradiction; boxes (x0, y0, x1, y1) per instance."""
-        for _ in range(_REPAIRS + 1):
+    def _choose_separations(self, relaxed: Sequence[Sequence[float]]) -> None:
+        """Pick the axis each pair that may not overlap is kept apart on: the one along which the
+        relaxed solution already has them further apart, relative to the room they need there."""
+        count = len(self.problem.instances)
+        self.targets = [list(values) for values in relaxed]
+        self.ranks = []
+        for axis in (0, 1):
+            order = sorted(range(count), key=lambda i: (relaxed[axis][i], i))
+            rank = [0] * count
+            for position, node in enumerate(order):
+                rank[node] = position
+            self.ranks.append(rank)
+        exploration = min(0.3, self.attempt / 60)
+        for i, j in self.problem.separated_pairs:
+            needs = [(self.extents[axis][i] + self.extents[axis][j]) / 2 + world.MIN_GAP for axis in (0, 1)]
+            ratios = [abs(relaxed[axis][i] - relaxed[axis][j]) / needs[axis] for axis in (0, 1)]
+            axis = 0 if ratios[0] >= ratios[1] else 1
+            if self.rng.random() < exploration:
+                axis = self.rng.randrange(2)
+            self._separate(i, j, axis)
+            if (i, j) in self.choices.near_slack:
+                self._choose_near_slack(i, j)
+
+    def _solve(self, repairs: int) -> list[list[float]] | None:
+        """Centres per axis under the current choices, repairing choices on contradiction."""
+        for _ in range(repairs + 1):
             networks = self._networks()
             centres = []
             for axis, network in enumerate(networks):
@@ -1073,13 +1092,29 @@ class _Attempt:
                     break
                 centres.append(values)
             else:
-                return [(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-                        for x, y, w, h in zip(centres[0], centres[1], self.widths, self.heights)]
+                return centres
             tags = networks[len(centres)].conflict_tags()
             if not tags:  # sizes, locations and fixed relations alone contradict: new sizes needed
                 break
             self._repair(tags)
-        raise _AttemptFailed(f"the boxes do not fit along {_AXES[len(centres)]} with every gap and relation")
+        self.failed_axis = _AXES[len(centres)]
+        return None
+
+    def run(self) -> list[tuple[float, float, float, float]]:
+        """Boxes (x0, y0, x1, y1) per instance, in two phases.
+
+        First every rule but the gaps between boxes (a relaxed layout: orders, between, near,
+        locations, depth rules); then, with each pair kept apart along the axis the relaxed layout
+        suggests, everything."""
+        relaxed = self._solve(_REPAIRS)
+        if relaxed is None:
+            raise _AttemptFailed(f"the relations do not fit along {self.failed_axis} even before gaps")
+        self._choose_separations(relaxed)
+        centres = self._solve(_REPAIRS)
+        if centres is None:
+            raise _AttemptFailed(f"the boxes do not fit along {self.failed_axis} with every gap and relation")
+        return [(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+                for x, y, w, h in zip(centres[0], centres[1], self.widths, self.heights)]
 
 
 def _deal_targets(count: int, edges: Sequence[tuple[int, int]], targets: list[float]) -> list[int]:

@@ -122,6 +122,14 @@ class ShapesBatches(torch.utils.data.IterableDataset):
             k += 1
 
 
+def _single_threaded_worker(_worker_id: int) -> None:
+    """Data workers render with numpy and OpenCV; one thread each keeps many workers from fighting."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 def learning_rate_at(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak at the last step."""
     if step < config.warmup_steps:
@@ -375,6 +383,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                             rank=accelerator.process_index, world=accelerator.num_processes,
                             region_fraction=config.region_fraction, image_size=config.model.image_size)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=config.workers,
+                                         worker_init_fn=_single_threaded_worker,
                                          persistent_workers=config.workers > 0,
                                          prefetch_factor=4 if config.workers > 0 else None)
     cases = validation_set(config.validation_seeds) if main else []

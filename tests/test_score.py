@@ -241,6 +241,19 @@ def test_groups_of_one_shape_get_a_proper_assignment():
     assert verdict.kinds == ("wrong_count",)
 
 
+def test_reading_search_finds_the_one_order_that_satisfies_a_chain():
+    # Eight anonymous circles, each left of the next: only one of the 8! readings satisfies it, and the
+    # detections come in the opposite order to the groups.
+    groups = tuple(ObjectGroup(id=i, noun="circle", phrase=f"circle number {i}") for i in range(8))
+    chain = tuple(Relation(i, "left_of", i + 1) for i in range(7))
+    row = [ShapeInstance("circle", "red", (0.02 + 0.12 * i, 0.1, 0.1 + 0.12 * i, 0.18)) for i in range(8)]
+    verdict = score(Scene(prompt="a chain", objects=groups, relations=chain), row[::-1])
+    assert verdict.correct_strict, verdict.reasons
+    assert dict(verdict.assignment) == {i: (7 - i,) for i in range(8)}
+    column = [ShapeInstance("circle", "red", (0.1, 0.02 + 0.12 * i, 0.18, 0.1 + 0.12 * i)) for i in range(8)]
+    assert score(Scene(prompt="a chain", objects=groups, relations=chain), column).kinds == ("relation_failed",)
+
+
 def test_group_without_colour_accepts_any_colour_but_counts_them_all():
     scene = Scene(prompt="two circles", objects=(group(0, "circle", count=2),))
     assert score_image(scene, picture(("circle", "red", LEFT), ("circle", "blue", RIGHT))).correct_strict
