@@ -300,10 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries(debug: bool) -> None:
+    """Keep diffusers' and transformers' loading bars and notices off the terminal (on with --debug)."""
+    if debug:
+        return
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(message)s")
+    _quiet_libraries(debug)
     try:
         args = parser.parse_args(argv)
         if args.command is None:

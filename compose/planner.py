@@ -48,15 +48,22 @@ Algorithm
    to itself, cycles in the left-right, top-bottom or drawing order, relations that push a group out of
    its location, a "between" that no axis allows, more objects than fit. These raise
    `UnsatisfiableSceneError` naming the relations at fault.
-2. Search, with restarts. Each attempt samples sizes (smaller on later attempts), an axis and direction
-   for every "between", and a random target position per object that respects every order (a random
-   linear extension of each axis's order). For every pair that may not overlap it picks one axis to
-   separate them on, the one along which their targets are further apart. With sizes and those choices
-   fixed, every rule is a difference constraint (x_j - x_i <= c) on the box centres of one axis, so each
-   axis is a simple temporal network: Floyd-Warshall decides it exactly, and values drawn one by one
-   inside their remaining intervals (pulled towards the targets) give a random solution. The result is
-   checked again with shapely before it is returned; an attempt whose networks have no solution is
-   simply retried. Everything random comes from `random.Random(seed)`, so a seed fixes the layout.
+2. Search, with restarts (at most `max_attempts`). An attempt samples sizes (smaller on later attempts;
+   what holds other things larger), random target centres that respect every order, and an axis and
+   direction for every "between". With those fixed, every rule is a difference constraint
+   (x_j - x_i <= c) on the box centres of one axis, so each axis is a simple temporal network, which
+   Floyd-Warshall decides exactly (Dechter, Meiri & Pearl 1991).
+   Phase 1 solves a relaxed problem: every rule except the gaps between boxes and how far apart the two
+   ends of a "between" are. When a network has no solution, one choice on a contradicting cycle is
+   changed (conflict-directed repair).
+   Phase 2 adds the rest to the closed networks one item at a time, the most constrained first: for
+   each pair that may not overlap, the axis and order that keep it apart (preferring what the relaxed
+   layout shows, then what leaves the most room); for each "between", its spread. Each is checked
+   against all bounds so far, so no contradiction is ever built; a dead end retries phase 2 a few times
+   before the attempt restarts. Centres are then drawn one by one inside what is left of their
+   intervals, pulled towards the relaxed layout.
+   The finished layout is checked again (with shapely) before it is returned. Everything random comes
+   from `random.Random(seed)`, so a seed fixes the layout.
 """
 
 from __future__ import annotations
@@ -111,6 +118,11 @@ _INSIDE_MAX_SCALE = 0.85  # A inside B is sized to at most this fraction of B's 
 _ON_WIDTH_SHARE = 0.6  # A on B is preferably sized to at most this fraction of B's width
 _TARGET_FILL = 0.5  # first attempts size objects to cover about this share of the usable canvas
 _TARGET_PULL = 0.7  # a drawn centre is this much the target, the rest uniform in its interval
+_WHOLE_BETWEEN_ATTEMPTS = 8  # first attempts lay out each "between" along one axis ...
+_WHOLE_BETWEEN_SHARE = 0.5  # ... later ones only this often, else each (b, c) pair on its own
+_SEPARATION_TRIES = 4  # phase 2 runs from one relaxed layout before the attempt restarts
+_NEAR_MAX_ANGLE = 0.9 * math.acos(world.MIN_GAP / _NEAR_RADIUS)  # see _Attempt._separation_options
+_SHOWN_BONUS = 0.3  # phase 2 prefers the axis and order the relaxed layout shows by this much room
 _TABU = 4  # a choice changed within the last this many repairs is not changed again if avoidable
 _REPAIRS = 12  # choices changed per attempt before it restarts with new sizes and targets
 _AXES = ("x", "y")
@@ -401,6 +413,7 @@ def _check_object_count(scene: Scene, shapes_scene: bool, instances: Sequence[_I
     for place in places:
         members = [instance for instance in free if place is None or instance.location == place]
         members.sort(key=lambda instance: -math.prod(_smallest_extents(instance)))
+        worst = None  # the largest number of them that cannot fit (to name all of them)
         for taken in range(2, len(members) + 1):
             subset = members[:taken]
             width = min(_smallest_extents(instance)[0] for instance in subset)
@@ -413,15 +426,19 @@ def _check_object_count(scene: Scene, shapes_scene: bool, instances: Sequence[_I
                     low, high = max(low, bounds[0]), min(high, bounds[1])
                 capacity *= math.floor(max(high - low, 0.0) / (extent + grow) + 1e-9) + 1
             if taken > capacity:
-                groups = collections.Counter(instance.group for instance in subset)
-                which = _join_labels(f"{count} of {scene.group(group).phrase!r}" if count < scene.group(group).count
-                                     else repr(scene.group(group).phrase) for group, count in groups.items())
-                where = "on the canvas" if place is None else f"at {place!r}"
-                raise UnsatisfiableSceneError(
-                    f"{taken} objects ({which}); at most {capacity} fit {where}: boxes at least "
-                    f"{width:.2f} wide and {height:.2f} tall, with the {world.MIN_GAP} gap between them, "
-                    "leave no room for more: ask for fewer or smaller objects"
-                    + ("" if place is None else ", or another location"))
+                worst = (subset, capacity, width, height)
+        if worst is None:
+            continue
+        subset, capacity, width, height = worst
+        groups = collections.Counter(instance.group for instance in subset)
+        which = _join_labels(f"{count} of {scene.group(group).phrase!r}" if count < scene.group(group).count
+                             else repr(scene.group(group).phrase) for group, count in groups.items())
+        where = "on the canvas" if place is None else f"at {place!r}"
+        raise UnsatisfiableSceneError(
+            f"{len(subset)} objects ({which}); at most {capacity} fit {where}: boxes at least "
+            f"{width:.2f} wide and {height:.2f} tall, with the {world.MIN_GAP} gap between them, "
+            "leave no room for more: ask for fewer or smaller objects"
+            + ("" if place is None else ", or another location"))
 
 
 def _check_inside_sizes(scene: Scene, rules: _Rules, names: Mapping[int, str]) -> None:
@@ -749,33 +766,25 @@ def _centre_bounds(problem: _Problem, extents: Sequence[float], axis: int) -> li
 class _BetweenUnit:
     """Triples (a, b, c) of one "between" that this attempt lays out along one axis, one direction.
 
-    Each subject member a sits strictly between b and c along `axis`; each pair (b, c) is further
-    apart along `axis` than across it (`spreads` bounds the distance across, and the distance along
-    exceeds it), since spec v1 judges a triple on the axis along which b and c are further apart."""
+    Each subject member a sits strictly between b and c along `axis`. Spec v1 judges a triple on the
+    axis along which b and c are further apart, so each pair (b, c) also gets a spread: their distance
+    across the axis stays within it and their distance along the axis exceeds it."""
 
     label: str
     triples: list[tuple[int, int, int]]
     axis: int = 0
     flip: bool = False  # False: b comes first along the axis; True: c does
-    spreads: dict[tuple[int, int], float] = field(default_factory=dict)
 
-    def oriented(self, axis: int | None = None, flip: bool | None = None) -> list[tuple[int, int, int]]:
+    def oriented(self, flip: bool | None = None) -> list[tuple[int, int, int]]:
         """(a, first, last) triples for an orientation (this unit's own by default)."""
         flip = self.flip if flip is None else flip
         return [(a, c, b) if flip else (a, b, c) for a, b, c in self.triples]
 
     def edges(self, flip: bool | None = None) -> list[tuple[int, int]]:
-        return [edge for a, first, last in self.oriented(flip=flip) for edge in ((first, a), (a, last))]
+        return [edge for a, first, last in self.oriented(flip) for edge in ((first, a), (a, last))]
 
-
-@dataclass
-class _Choices:
-    """The discrete decisions of one attempt, which turn every rule into a difference constraint."""
-
-    units: list[_BetweenUnit]
-    separation: dict[tuple[int, int], tuple[int, int, int]]  # pair -> (axis, before, after)
-    near_slack: dict[tuple[int, int], tuple[float, float]]  # pair -> allowed gap along x, along y
-    visible_side: dict[int, str]  # depth pair index ("in_front_of") -> part of the back box left visible
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(dict.fromkeys((first, last) for _, first, last in self.oriented()))
 
 
 class _Network:
@@ -802,27 +811,14 @@ class _Network:
         """value_j - value_i >= limit."""
         self.at_most(j, i, -limit, tag)
 
-    def solve(self, targets: Sequence[float], rng: random.Random) -> list[float] | None:
-        """Values for every instance that keep every bound (pulled towards `targets`), or None."""
+    def closure(self) -> np.ndarray | None:
+        """The tightest bounds the direct ones imply (Floyd-Warshall), or None if they contradict."""
         bound = self.bound.copy()
         for k in range(bound.shape[0]):
             np.minimum(bound, bound[:, k:k + 1] + bound[k:k + 1, :], out=bound)
         if (np.diagonal(bound) < -1e-12).any():
             return None
-        count = bound.shape[0] - 1
-        values = [0.0] * count
-        for node in rng.sample(range(1, count + 1), count):
-            low, high = -bound[node, 0], bound[0, node]
-            if low > high + 1e-12:
-                return None
-            target = min(max(targets[node - 1], low), high)
-            value = _TARGET_PULL * target + (1 - _TARGET_PULL) * rng.uniform(low, high)
-            value = min(max(value, low), high)
-            values[node - 1] = value
-            through_origin = bound[:, 0:1] + value + bound[node:node + 1, :]
-            through_node = bound[:, node:node + 1] - value + bound[0:1, :]
-            np.minimum(bound, np.minimum(through_origin, through_node), out=bound)
-        return values
+        return bound
 
     def conflict_tags(self) -> list[tuple]:
         """The choice tags along one negative cycle of direct bounds (Bellman-Ford), or [] if none."""
@@ -855,12 +851,65 @@ class _Network:
                 return tags
 
 
-class _Attempt:
-    """One restart of the search: sizes, targets and choices, then constraint repair.
+class _Closed:
+    """A closed network (all implied bounds) that takes new bounds one at a time, each first checked.
 
-    The choices are first made to agree with random targets (a random picture that respects every
-    order); when a network has no solution, one choice on a contradicting cycle of constraints is
-    changed (conflict-directed repair), up to `_REPAIRS` times, before the attempt gives up."""
+    Bounding one difference value_j - value_i keeps the network consistent exactly when the new range
+    meets the range the network already implies for it; the update is one O(n^2) step."""
+
+    def __init__(self, bound: np.ndarray) -> None:
+        self.bound = bound
+        self.rows = bound.tolist()
+
+    def high(self, i: int, j: int) -> float:
+        """The implied upper bound of value_j - value_i."""
+        return self.rows[i + 1][j + 1]
+
+    def low(self, i: int, j: int) -> float:
+        """The implied lower bound of value_j - value_i."""
+        return -self.rows[j + 1][i + 1]
+
+    def limit(self, i: int, j: int, low: float = -math.inf, high: float = math.inf) -> None:
+        """Add low <= value_j - value_i <= high (the caller checked it meets the implied range)."""
+        bound = self.bound
+        if high < self.high(i, j):
+            bound = np.minimum(bound, bound[:, i + 1:i + 2] + high + bound[j + 1:j + 2, :])
+        if low > self.low(i, j):
+            bound = np.minimum(bound, bound[:, j + 1:j + 2] - low + bound[i + 1:i + 2, :])
+        self.bound = bound
+        self.rows = bound.tolist()
+
+    def assign(self, targets: Sequence[float], rng: random.Random) -> list[float]:
+        """Values for every node, one at a time in random order, each drawn inside what the values
+        fixed so far leave it and pulled towards its target (in a closed network every such choice
+        extends to a full solution)."""
+        bound = self.bound.copy()
+        count = bound.shape[0] - 1
+        values = [0.0] * count
+        for node in rng.sample(range(1, count + 1), count):
+            low, high = -bound[node, 0], bound[0, node]
+            high = max(high, low)  # equal up to rounding
+            target = min(max(targets[node - 1], low), high)
+            value = _TARGET_PULL * target + (1 - _TARGET_PULL) * rng.uniform(low, high)
+            value = float(min(max(value, low), high))
+            values[node - 1] = value
+            through_origin = bound[:, 0:1] + value + bound[node:node + 1, :]
+            through_node = bound[:, node:node + 1] - value + bound[0:1, :]
+            np.minimum(bound, np.minimum(through_origin, through_node), out=bound)
+        return values
+
+
+class _Attempt:
+    """One restart of the search: sizes, targets and choices, then two phases of solving.
+
+    Phase 1 solves every rule except the gaps between boxes and the spreads of "between" (a relaxed
+    layout): orders, locations, "between" along its chosen axis, depth rules, and "near" as a box
+    around each box. Its choices ("between" axes, how "near" splits for pairs that may overlap, which
+    side of a back box stays visible) are repaired when a network has no solution: one choice on a
+    contradicting cycle of constraints is changed (conflict-directed repair). Phase 2 then adds the
+    spreads and the gaps pair by pair on the closed networks (`_separate`), checking each against all
+    bounds so far, so that it never builds a contradiction; it retries a few times from the relaxed
+    layout before the attempt gives up."""
 
     def __init__(self, problem: _Problem, rng: random.Random, attempt: int) -> None:
         self.problem, self.rng, self.attempt = problem, rng, attempt
@@ -879,20 +928,19 @@ class _Attempt:
         self._place_on_hosts(targets, offsets)
         self.targets = targets
         self.base_edges = [[(before, after) for before, after, _, _ in problem.orders[axis]] for axis in (0, 1)]
-        self.ranks = [_deal_targets(count, self.base_edges[axis], targets[axis]) for axis in (0, 1)]
+        for axis in (0, 1):
+            _deal_targets(count, self.base_edges[axis], targets[axis])
         self._place_on_hosts(targets, offsets)
-        units = self._initial_units()
-        between_edges = [[edge for unit in units if unit.axis == axis for edge in unit.edges()] for axis in (0, 1)]
-        if any(self.ranks[axis][before] > self.ranks[axis][after]
-               for axis in (0, 1) for before, after in between_edges[axis]):
-            self.ranks = [_deal_targets(count, self.base_edges[axis] + between_edges[axis], targets[axis])
-                          for axis in (0, 1)]
-        self.choices = _Choices(units=units, separation={}, near_slack={}, visible_side={})
+        self.units = self._initial_units()
+        self.near_slack: dict[tuple[int, int], tuple[float, float]] = {}
+        separated = set(problem.separated_pairs)
+        for i, j in problem.near_pairs:
+            if (i, j) not in separated:
+                self._choose_near_slack(i, j)
+        self.visible_side: dict[int, str] = {}
         for index, (kind, _, _, _) in enumerate(problem.depth_pairs):
             if kind == "in_front_of":
-                self.choices.visible_side[index] = "top" if rng.random() < 0.7 else rng.choice(_SIDES)
-        for i, j in problem.near_pairs:
-            self._choose_near_slack(i, j)
+                self.visible_side[index] = "top" if rng.random() < 0.7 else rng.choice(_SIDES)
 
     def _place_on_hosts(self, targets: list[list[float]], offsets: Mapping[int, tuple[float, float]]) -> None:
         """Move the targets of things on / in front of / inside others to where their rule puts them,
@@ -912,13 +960,13 @@ class _Attempt:
                 else:
                     targets[1][subject] = targets[1][object_] + (0.4 + shift_y) * height_object
 
-    # -- choices --
+    # -- phase 1 choices --
 
     def _initial_units(self) -> list[_BetweenUnit]:
         """Split each "between" into units (whole early on; later, often per (b, c) pair) and orient them."""
         units: list[_BetweenUnit] = []
         for check, triples in self.problem.betweens:
-            if self.attempt < 8 or self.rng.random() < 0.5:
+            if self.attempt < _WHOLE_BETWEEN_ATTEMPTS or self.rng.random() < _WHOLE_BETWEEN_SHARE:
                 units.append(_BetweenUnit(check.label, triples))
                 continue
             pairs: dict[tuple[int, int], list[tuple[int, int, int]]] = collections.defaultdict(list)
@@ -932,7 +980,6 @@ class _Attempt:
             if self.rng.random() < 0.85:  # mostly what the targets already show
                 options.sort(key=lambda option: self._unit_preference(unit, *option))
             unit.axis, unit.flip = options[0]
-            self._choose_spreads(unit)
         return units
 
     def _unit_options(self, units: Sequence[_BetweenUnit], index: int,
@@ -968,32 +1015,11 @@ class _Attempt:
         spare = sum(abs(along[c] - along[b]) - abs(across[c] - across[b]) for _, b, c in unit.triples)
         return (not matches, -spare if matches else 0.0)
 
-    def _choose_spreads(self, unit: _BetweenUnit) -> None:
-        unit.spreads = {}
-        for _, first, last in unit.oriented():
-            across = abs(self.targets[1 - unit.axis][last] - self.targets[1 - unit.axis][first])
-            along = self.targets[unit.axis][last] - self.targets[unit.axis][first]
-            unit.spreads[(first, last)] = (self.rng.uniform(across, along) if along > across
-                                           else self.rng.uniform(0.0, 0.4))
-
-    def _separate(self, i: int, j: int, axis: int) -> None:
-        """Keep i and j a gap apart along `axis`, in the order of their targets."""
-        before, after = (i, j) if self.ranks[axis][i] < self.ranks[axis][j] else (j, i)
-        self.choices.separation[(i, j)] = (axis, before, after)
-
     def _choose_near_slack(self, i: int, j: int) -> None:
-        """Split the Euclidean "near" gap into per-axis gap bounds at a random angle: mostly along
-        the axis the pair is separated on (if any), the rest across."""
-        rng = self.rng
-        separation = self.choices.separation.get((i, j))
-        if separation is None or rng.random() < 0.2:
-            axis, angle = 0, rng.uniform(0.0, math.pi / 2) if rng.random() < 0.7 else math.pi / 4
-        else:
-            axis = separation[0]
-            angle = rng.uniform(0.0, math.acos(world.MIN_GAP / _NEAR_RADIUS) * 0.9)
-        slack = [0.0, 0.0]
-        slack[axis], slack[1 - axis] = _NEAR_RADIUS * math.cos(angle), _NEAR_RADIUS * math.sin(angle)
-        self.choices.near_slack[(i, j)] = (slack[0], slack[1])
+        """For a pair that may overlap: split the Euclidean "near" gap into per-axis gap bounds at
+        a random angle (mostly; else evenly)."""
+        angle = self.rng.uniform(0.0, math.pi / 2) if self.rng.random() < 0.7 else math.pi / 4
+        self.near_slack[(i, j)] = (_NEAR_RADIUS * math.cos(angle), _NEAR_RADIUS * math.sin(angle))
 
     def _repair(self, tags: Sequence[tuple]) -> None:
         """Change one choice among `tags` (the choices on a contradicting cycle)."""
@@ -1001,30 +1027,19 @@ class _Attempt:
         fresh = [tag for tag in tags if tag not in self.recent]  # do not undo a recent change at once
         kind, key = rng.choice(fresh or list(tags))
         self.recent.append((kind, key))
-        if kind == "separate":
-            axis, before, after = self.choices.separation[key]
-            if rng.random() < 0.7:  # separate them along the other axis instead
-                self._separate(*key, 1 - axis)
-            else:  # swap them along the same axis
-                self.choices.separation[key] = (axis, after, before)
-            if key in self.choices.near_slack:
-                self._choose_near_slack(*key)
-        elif kind == "near":
+        if kind == "near":
             self._choose_near_slack(*key)
         elif kind == "front":
-            current = self.choices.visible_side[key]
-            self.choices.visible_side[key] = rng.choice([side for side in _SIDES if side != current])
+            current = self.visible_side[key]
+            self.visible_side[key] = rng.choice([side for side in _SIDES if side != current])
         else:  # a between unit
-            unit = self.choices.units[key]
-            options = [option for option in self._unit_options(self.choices.units, key)
-                       if option != (unit.axis, unit.flip)]
-            if options and rng.random() < 0.6:
-                unit.axis, unit.flip = options[0]
-            self._choose_spreads(unit)
-
-    # -- constraints --
+            options = [option for option in self._unit_options(self.units, key)
+                       if option != (self.units[key].axis, self.units[key].flip)]
+            if options:
+                self.units[key].axis, self.units[key].flip = options[0]
 
     def _networks(self) -> list[_Network]:
+        """The relaxed networks of phase 1."""
         problem, extents = self.problem, self.extents
         count = len(problem.instances)
         networks = [_Network(count), _Network(count)]
@@ -1034,98 +1049,157 @@ class _Attempt:
                 network.at_least(-1, i, low)
             for before, after, margin, _ in problem.orders[axis]:
                 network.at_least(before, after, margin + _EPSILON)
-        for index, unit in enumerate(self.choices.units):
-            tag = ("between", index)
-            along, across = networks[unit.axis], networks[1 - unit.axis]
+        for index, unit in enumerate(self.units):
+            along = networks[unit.axis]
             for a, first, last in unit.oriented():
-                along.at_least(first, a, _BETWEEN_STEP, tag)
-                along.at_least(a, last, _BETWEEN_STEP, tag)
-            for (first, last), spread in unit.spreads.items():
-                along.at_least(first, last, spread + _BETWEEN_STEP, tag)
-                across.at_most(first, last, spread, tag)
-                across.at_most(last, first, spread, tag)
-        for (i, j), (axis, before, after) in self.choices.separation.items():
-            need = (extents[axis][i] + extents[axis][j]) / 2 + world.MIN_GAP + _EPSILON
-            networks[axis].at_least(before, after, need, ("separate", (i, j)))
-        for (i, j), slack in self.choices.near_slack.items():
-            tag = ("separate", (i, j)) if (i, j) in self.choices.separation else ("near", (i, j))
+                along.at_least(first, a, _BETWEEN_STEP, ("between", index))
+                along.at_least(a, last, _BETWEEN_STEP, ("between", index))
+        for i, j in problem.near_pairs:
+            # Pairs kept apart get their exact "near" bounds in phase 2; here only the box around
+            # each box that any way of being near stays within.
+            slack = self.near_slack.get((i, j), (_NEAR_RADIUS, _NEAR_RADIUS))
+            tag = ("near", (i, j)) if (i, j) in self.near_slack else None
             for axis, network in enumerate(networks):
                 reach = (extents[axis][i] + extents[axis][j]) / 2 + slack[axis]
                 network.at_most(i, j, reach, tag)
                 network.at_most(j, i, reach, tag)
         for index, (kind, subject, object_, _) in enumerate(problem.depth_pairs):
             _add_depth_constraints(networks, kind, subject, object_, self.widths, self.heights,
-                                   self.choices.visible_side.get(index, "top"), ("front", index))
+                                   self.visible_side.get(index, "top"), ("front", index))
         return networks
 
-    def _choose_separations(self, relaxed: Sequence[Sequence[float]]) -> None:
-        """Pick the axis each pair that may not overlap is kept apart on: the one along which the
-        relaxed solution already has them further apart, relative to the room they need there."""
-        count = len(self.problem.instances)
-        self.targets = [list(values) for values in relaxed]
-        self.ranks = []
-        for axis in (0, 1):
-            order = sorted(range(count), key=lambda i: (relaxed[axis][i], i))
-            rank = [0] * count
-            for position, node in enumerate(order):
-                rank[node] = position
-            self.ranks.append(rank)
-        exploration = min(0.3, self.attempt / 60)
-        for i, j in self.problem.separated_pairs:
-            needs = [(self.extents[axis][i] + self.extents[axis][j]) / 2 + world.MIN_GAP for axis in (0, 1)]
-            ratios = [abs(relaxed[axis][i] - relaxed[axis][j]) / needs[axis] for axis in (0, 1)]
-            axis = 0 if ratios[0] >= ratios[1] else 1
-            if self.rng.random() < exploration:
-                axis = self.rng.randrange(2)
-            self._separate(i, j, axis)
-            if (i, j) in self.choices.near_slack:
-                self._choose_near_slack(i, j)
-
-    def _solve(self, repairs: int) -> list[list[float]] | None:
-        """Centres per axis under the current choices, repairing choices on contradiction."""
-        for _ in range(repairs + 1):
+    def _relax(self) -> list[np.ndarray]:
+        """Phase 1: closed relaxed networks, repairing choices on contradiction."""
+        for _ in range(_REPAIRS + 1):
             networks = self._networks()
-            centres = []
-            for axis, network in enumerate(networks):
-                values = network.solve(self.targets[axis], self.rng)
-                if values is None:
-                    break
-                centres.append(values)
-            else:
-                return centres
-            tags = networks[len(centres)].conflict_tags()
+            closed = [network.closure() for network in networks]
+            if closed[0] is not None and closed[1] is not None:
+                return closed
+            tags = networks[0 if closed[0] is None else 1].conflict_tags()
             if not tags:  # sizes, locations and fixed relations alone contradict: new sizes needed
                 break
             self._repair(tags)
-        self.failed_axis = _AXES[len(centres)]
-        return None
+        axis = _AXES[0 if closed[0] is None else 1]
+        raise _AttemptFailed(f"the relations do not fit along {axis}, even before the gaps between boxes")
+
+    # -- phase 2 --
+
+    def _separate(self, closed: list[_Closed], relaxed: Sequence[Sequence[float]]) -> bool:
+        """Phase 2: every gap and every spread of "between", on closed networks; False at a dead end.
+
+        The item (a pair to keep apart, or a spread) with the fewest ways left goes first (most
+        constrained first); of its ways (for a pair: along x or y, either order, and for a "near"
+        pair how its gap splits between the axes; for a spread: a few values inside the range the
+        bounds allow), mostly the one that leaves the most room, with a preference for the order the
+        relaxed layout shows."""
+        rng = self.rng
+        near = set(self.problem.near_pairs)
+        remaining: list[tuple] = [("gap", pair) for pair in self.problem.separated_pairs]
+        remaining += list(dict.fromkeys(("spread", unit.axis, first, last)
+                                        for unit in self.units for first, last in unit.pairs()))
+        while remaining:
+            chosen, chosen_key, chosen_options = None, None, []
+            for item in remaining:
+                if item[0] == "gap":
+                    options = self._separation_options(closed, item[1], item[1] in near)
+                else:
+                    options = self._spread_options(closed, *item[1:])
+                if not options:
+                    return False
+                key = (len(options), max(option[-1] for option in options))
+                if chosen_key is None or key < chosen_key:
+                    chosen, chosen_key, chosen_options = item, key, options
+
+            def score(option: tuple) -> float:
+                if chosen[0] == "spread":
+                    return option[-1] * rng.uniform(0.5, 1.5)
+                axis, before, after, need, *_, room = option
+                shown = relaxed[axis][after] - relaxed[axis][before]
+                shown_across = abs(relaxed[1 - axis][after] - relaxed[1 - axis][before])
+                across_need = (self.extents[1 - axis][before] + self.extents[1 - axis][after]) / 2 + world.MIN_GAP
+                apart = shown / need >= shown_across / across_need  # the relaxed layout's own choice
+                return room * rng.uniform(0.7, 1.3) + _SHOWN_BONUS * ((shown > 0) + apart)
+
+            option = max(chosen_options, key=score)
+            if chosen[0] == "spread":
+                _, axis, first, last = chosen
+                spread = option[0]
+                closed[axis].limit(first, last, low=spread + _BETWEEN_STEP)
+                closed[1 - axis].limit(first, last, low=-spread, high=spread)
+            else:
+                axis, before, after, need, reach, across_reach, _ = option
+                closed[axis].limit(before, after, low=need, high=reach)
+                if across_reach < math.inf:
+                    closed[1 - axis].limit(before, after, low=-across_reach, high=across_reach)
+            remaining.remove(chosen)
+        return True
+
+    def _spread_options(self, closed: Sequence[_Closed], axis: int, first: int, last: int) -> list[tuple]:
+        """Spreads for a "between" pair (b, c) that the bounds so far allow: (spread, room left).
+        |across difference| <= spread < along difference."""
+        along, across = closed[axis], closed[1 - axis]
+        lowest = max(0.0, across.low(first, last), -across.high(first, last))
+        highest = along.high(first, last) - _BETWEEN_STEP
+        if lowest > highest:
+            return []
+        if highest - lowest < 1e-3:
+            return [(lowest, 0.0)]
+        options = []
+        for share in (0.15, 0.5, 0.85):
+            spread = lowest + (highest - lowest) * min(max(share + self.rng.uniform(-0.1, 0.1), 0.0), 1.0)
+            options.append((spread, min(spread - lowest, highest - spread)))
+        return options
+
+    def _separation_options(self, closed: Sequence[_Closed], pair: tuple[int, int], near: bool) -> list[tuple]:
+        """Ways to keep a pair apart that the bounds so far allow:
+        (axis, before, after, gap needed, reach along, reach across, room left)."""
+        i, j = pair
+        extents = self.extents
+        options = []
+        angles = [0.0]
+        if near:  # a near pair's gap: mostly along the axis that separates them, some across
+            angles = [self.rng.uniform(0.0, _NEAR_MAX_ANGLE) for _ in range(2)]
+        for axis in (0, 1):
+            along, across = closed[axis], closed[1 - axis]
+            half_along = (extents[axis][i] + extents[axis][j]) / 2
+            half_across = (extents[1 - axis][i] + extents[1 - axis][j]) / 2
+            need = half_along + world.MIN_GAP + _EPSILON
+            for before, after in ((i, j), (j, i)):
+                room = along.high(before, after) - need
+                if room < 0:
+                    continue
+                if not near:
+                    options.append((axis, before, after, need, math.inf, math.inf, room))
+                    continue
+                for angle in angles:
+                    reach = half_along + _NEAR_RADIUS * math.cos(angle)
+                    across_reach = half_across + _NEAR_RADIUS * math.sin(angle)
+                    if (along.low(before, after) <= reach and across.low(i, j) <= across_reach
+                            and across.low(j, i) <= across_reach):
+                        options.append((axis, before, after, need, reach, across_reach,
+                                        min(room, reach - need)))
+        return options
 
     def run(self) -> list[tuple[float, float, float, float]]:
-        """Boxes (x0, y0, x1, y1) per instance, in two phases.
-
-        First every rule but the gaps between boxes (a relaxed layout: orders, between, near,
-        locations, depth rules); then, with each pair kept apart along the axis the relaxed layout
-        suggests, everything."""
-        relaxed = self._solve(_REPAIRS)
-        if relaxed is None:
-            raise _AttemptFailed(f"the relations do not fit along {self.failed_axis} even before gaps")
-        self._choose_separations(relaxed)
-        centres = self._solve(_REPAIRS)
-        if centres is None:
-            raise _AttemptFailed(f"the boxes do not fit along {self.failed_axis} with every gap and relation")
-        return [(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-                for x, y, w, h in zip(centres[0], centres[1], self.widths, self.heights)]
+        """Boxes (x0, y0, x1, y1) per instance."""
+        relaxed_networks = self._relax()
+        relaxed = [_Closed(bound).assign(self.targets[axis], self.rng)
+                   for axis, bound in enumerate(relaxed_networks)]
+        for _ in range(_SEPARATION_TRIES):
+            closed = [_Closed(bound) for bound in relaxed_networks]
+            if self._separate(closed, relaxed):
+                centres = [closed[axis].assign(relaxed[axis], self.rng) for axis in (0, 1)]
+                return [(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+                        for x, y, w, h in zip(centres[0], centres[1], self.widths, self.heights)]
+        raise _AttemptFailed("the boxes do not fit with every gap and relation")
 
 
-def _deal_targets(count: int, edges: Sequence[tuple[int, int]], targets: list[float]) -> list[int]:
-    """Re-deal `targets` (in place) so that their order follows `edges`; returns each node's rank."""
+def _deal_targets(count: int, edges: Sequence[tuple[int, int]], targets: list[float]) -> None:
+    """Re-deal `targets` (in place) so that their order follows `edges` (a random linear extension
+    that keeps each target where the edges allow)."""
     order = _linear_extension(count, edges, targets)
-    dealt = sorted(targets)
-    rank = [0] * count
-    for position, node in enumerate(order):
-        rank[node] = position
-        targets[node] = dealt[position]
-    return rank
+    for node, value in zip(order, sorted(targets)):
+        targets[node] = value
 
 
 def _linear_extension(count: int, edges: Iterable[tuple[int, int]], priority: Sequence[float]) -> list[int]:

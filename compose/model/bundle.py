@@ -202,8 +202,10 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
     a vae/ is a Stable Diffusion checkpoint in diffusers format. Anything else is a ModelLoadError
     naming the path and what a model folder must contain."""
     from diffusers import UNet2DConditionModel
+    from diffusers.utils import logging as diffusers_logging
     from transformers import CLIPTextModel, CLIPTokenizer
 
+    diffusers_logging.disable_progress_bar()  # a shard-loading bar for a 20 MB model is only noise
     if name_or_path in (None, "bundled", BUNDLED_NAME):
         path = BUNDLED_DIR
         if not (path / "compose_model.json").is_file():

@@ -182,8 +182,8 @@ def write_caption(plan: CaptionPlan, rng: random.Random) -> Caption:
                 clause = f"{subject} {verb}{target}"
             sentences.append(clause)
         missing = [i for i in range(len(groups)) if i not in phrases]
-        if missing:
-            sentences[-1] += " and " + _join_list([mention(i, False) for i in missing], rng)
+        if missing:  # ", and" opens a new clause: "A left of B and C" would relate A to C as well
+            sentences[-1] += ", and " + _join_list([mention(i, False) for i in missing], rng)
         text = ". ".join(sentence[0].upper() + sentence[1:] if k else sentence
                          for k, sentence in enumerate(sentences))
     for negation in plan.negations:
@@ -193,6 +193,12 @@ def write_caption(plan: CaptionPlan, rng: random.Random) -> Caption:
     if rng.random() < 0.5:
         text = text[0].upper() + text[1:]
 
+    # Capitalising a sentence may have changed a first mention's first letter: a group's phrase is
+    # the words exactly as written, so take each from the final text.
+    lowered = text.lower()
+    for index, phrase in phrases.items():
+        start = lowered.find(phrase.lower())
+        phrases[index] = text[start:start + len(phrase)]
     ids = {index: new_id for new_id, index in enumerate(order)}
     objects = tuple(
         ObjectGroup(id=ids[index], noun=groups[index].shape, phrase=phrases[index], count=groups[index].count,

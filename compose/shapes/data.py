@@ -162,9 +162,12 @@ def random_sample(rng: random.Random, size: int = 64, mix: DataMix = DataMix()) 
         counts = _partition_counts(total, mix.max_groups, rng)
         pairs = rng.sample([(s, c) for s in world.SHAPES for c in world.PALETTE], len(counts))
         groups = []
+        shapes = [shape for shape, _ in pairs]
         for (shape, color), count in zip(pairs, counts):
             size_word = rng.choice(world.SHAPE_SIZE_WORDS) if rng.random() < mix.size_word_probability else None
-            colour = None if rng.random() < mix.no_color_probability else color
+            # Only a shape no other group has may go without a colour: "the square" must be unambiguous.
+            uncoloured = shapes.count(shape) == 1 and rng.random() < mix.no_color_probability
+            colour = None if uncoloured else color
             groups.append(GroupSpec(shape=shape, color=colour, size=size_word, count=count))
         # Draw each instance's side within its size word's range; with no size word, anywhere in the
         # allowed range, but capped in crowded scenes so that the objects still fit on the canvas.
