@@ -82,7 +82,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from compose.scene import LOCATIONS, SIZES, SPATIAL_PREDICATES, Layout, Region, Scene
+from compose.scene import DEPTH_PREDICATES, LOCATIONS, SIZES, SPATIAL_PREDICATES, Layout, Region, Relation, Scene
 from compose.shapes import world
 
 logger = logging.getLogger(__name__)
@@ -112,8 +112,8 @@ _EPSILON = 1e-6  # planned values keep this much inside every bound, against rou
 _NEAR_RADIUS = world.NEAR_GAP - 1e-4  # "near" pairs keep their Euclidean gap within this
 _BETWEEN_STEP = 0.005  # "strictly between": centres at least this far apart along the axis
 _PLANNED_ASPECT_JITTER = 0.08  # drawn inside ASPECT_JITTER, so the rule holds with room to spare
-_PLANNED_FRONT_OVERLAP = 0.30
-_PLANNED_FRONT_VISIBLE = 0.30  # B's top strip of this height fraction stays uncovered
+_PLANNED_FRONT_OVERLAP = 0.30  # planned inside FRONT_MIN_OVERLAP
+_PLANNED_FRONT_VISIBLE = 0.30  # a strip of B (top, left or right) this deep stays uncovered
 _INSIDE_MAX_SCALE = 0.85  # A inside B is sized to at most this fraction of B's width and height
 _ON_WIDTH_SHARE = 0.6  # A on B is preferably sized to at most this fraction of B's width
 _TARGET_FILL = 0.5  # first attempts size objects to cover about this share of the usable canvas
@@ -123,8 +123,8 @@ _WHOLE_BETWEEN_SHARE = 0.5  # ... later ones only this often, else each (b, c) p
 _SEPARATION_TRIES = 4  # phase 2 runs from one relaxed layout before the attempt restarts
 _NEAR_MAX_ANGLE = 0.9 * math.acos(world.MIN_GAP / _NEAR_RADIUS)  # see _Attempt._separation_options
 _SHOWN_BONUS = 0.3  # phase 2 prefers the axis and order the relaxed layout shows by this much room
-_TABU = 4  # a choice changed within the last this many repairs is not changed again if avoidable
-_REPAIRS = 12  # choices changed per attempt before it restarts with new sizes and targets
+_TABU = 4  # a choice changed in the last this many repairs is not changed again if avoidable
+_REPAIRS = 12  # phase 1 choices changed per attempt before it restarts with new sizes and targets
 _AXES = ("x", "y")
 _SIDES = ("top", "left", "right")
 
@@ -264,7 +264,7 @@ def _group_names(scene: Scene) -> dict[int, str]:
             for group in scene.objects}
 
 
-def _relation_label(relation, names: Mapping[int, str]) -> str:
+def _relation_label(relation: Relation, names: Mapping[int, str]) -> str:
     if relation.predicate == "between":
         if relation.object2 is None or relation.object2 == relation.object:
             return f"{names[relation.subject]} between the {names[relation.object]} group"
@@ -294,7 +294,7 @@ def _read_relations(scene: Scene, shapes_scene: bool, names: Mapping[int, str]) 
             rules.depths.append(_Depth("in_front_of", object_, subject, label))
             rules.draw_edges.append((subject, object_, label, True))
             continue
-        elif predicate in SHAPES_DEPTH_READING:
+        elif predicate in DEPTH_PREDICATES:
             rules.depths.append(_Depth(predicate, subject, object_, label))
             rules.draw_edges.append((object_, subject, label, True))
             if predicate == "on":  # A on B puts A's centre above B's
@@ -316,7 +316,8 @@ def _read_relations(scene: Scene, shapes_scene: bool, names: Mapping[int, str]) 
     return rules
 
 
-def _make_instances(scene: Scene, shapes_scene: bool) -> list[_Instance]:
+def _make_instances(scene: Scene) -> list[_Instance]:
+    """One instance per member of every group, numbered in scene order."""
     instances = []
     for group in scene.objects:
         is_shape = group.noun.strip().lower() in SHAPE_NOUNS
@@ -380,8 +381,7 @@ def _smallest_extents(instance: _Instance) -> tuple[float, float]:
             side / math.sqrt(instance.aspect * (1 + ASPECT_JITTER)))
 
 
-def _check_object_count(scene: Scene, shapes_scene: bool, instances: Sequence[_Instance],
-                        rules: _Rules, names: Mapping[int, str]) -> None:
+def _check_object_count(scene: Scene, shapes_scene: bool, instances: Sequence[_Instance], rules: _Rules) -> None:
     """Too many objects: more than the limit, or more than can fit at their smallest sizes.
 
     Two boxes a Euclidean gap g apart are at least g / sqrt(2) apart along x or along y, so boxes
@@ -688,6 +688,8 @@ class _AttemptFailed(Exception):
 
 
 def _sample_sizes(problem: _Problem, rng: random.Random, fraction: float) -> tuple[list[float], list[float]]:
+    """Widths and heights for one attempt: each size drawn from the lowest `fraction` of its range,
+    each aspect ratio within the planned jitter, then fixed up so that things fit in / on others."""
     widths, heights, sides = [], [], []
     # Mostly, what holds others is drawn large and what stands on something narrower than it (a cat
     # on a table); some attempts go without, for scenes whose other rules forbid those proportions.
@@ -748,6 +750,7 @@ def _sample_sizes(problem: _Problem, rng: random.Random, fraction: float) -> tup
 
 
 def _centre_bounds(problem: _Problem, extents: Sequence[float], axis: int) -> list[tuple[float, float]]:
+    """Where each centre may go along one axis: inside the canvas margin and the location's bounds."""
     bounds = []
     for instance, extent in zip(problem.instances, extents):
         low = world.CANVAS_MARGIN + extent / 2 + _EPSILON
@@ -1348,8 +1351,8 @@ def plan(scene: Scene, seed: int = 0, *, max_attempts: int = DEFAULT_MAX_ATTEMPT
     shapes_scene = is_shapes_scene(scene)
     names = _group_names(scene)
     rules = _read_relations(scene, shapes_scene, names)
-    instances = _make_instances(scene, shapes_scene)
-    _check_object_count(scene, shapes_scene, instances, rules, names)
+    instances = _make_instances(scene)
+    _check_object_count(scene, shapes_scene, instances, rules)
     _check_orders(scene, rules)
     _check_inside_sizes(scene, rules, names)
     _check_locations(scene, rules, instances)

@@ -33,12 +33,13 @@ def initial_noise(bundle, generators: list[torch.Generator], size: int) -> torch
 
 def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, uncondition: torch.Tensor,
             guidance: float, timesteps: torch.Tensor | list, coverage: torch.Tensor | None = None,
-            step_callback: Callable[[int, torch.Tensor], None] | None = None,
+            uncondition_coverage: torch.Tensor | None = None, step_callback: Callable[[int, torch.Tensor], None] | None = None,
             progress=None) -> torch.Tensor:
     """Run `scheduler` over `timesteps` from `latents` with classifier-free guidance.
 
     `coverage` (B, T, H, W), if given, routes each conditional token to its region (compose.attention);
-    the unconditional half always attends everywhere. Returns the final samples."""
+    the unconditional half attends everywhere unless `uncondition_coverage` routes it too (a negative
+    prompt kept to the background, say). Returns the final samples."""
     batch = latents.shape[0]
     condition = condition.to(bundle.device, bundle.dtype)
     uncondition = uncondition.to(bundle.device, bundle.dtype)
@@ -47,8 +48,10 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
     context = torch.cat([uncondition, condition])
     full_coverage = None
     if coverage is not None:
-        everywhere = torch.ones_like(coverage)
-        full_coverage = torch.cat([everywhere, coverage]).to(bundle.device)
+        if uncondition_coverage is None:
+            uncondition_coverage = torch.ones(uncondition.shape[0], uncondition.shape[1], *coverage.shape[2:],
+                                              device=coverage.device)
+        full_coverage = torch.cat([uncondition_coverage.to(coverage), coverage]).to(bundle.device)
     with torch.no_grad(), region_attention(bundle.unet, full_coverage):
         for index, timestep in enumerate(timesteps):
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
@@ -119,9 +122,9 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     return condition, coverage
 
 
-def region_uncondition(bundle, slots: int) -> torch.Tensor:
-    """The unconditional branch that matches `encode_regions`' token count: the empty prompt's
-    phrase-length tokens repeated for the background and every slot. Repeating identical keys and
-    values leaves attention's output unchanged, so this is exactly "no text"."""
-    empty = encode_texts(bundle.text_encoder, bundle.tokenizer, [""], bundle.phrase_length)
-    return empty.repeat(1, 1 + slots, 1)
+def region_uncondition(bundle, slots: int, text: str = "") -> torch.Tensor:
+    """The unconditional branch that matches `encode_regions`' token count: the first phrase-length
+    tokens hold `text` (a negative prompt, or ""), the rest the empty prompt's tokens repeated. Repeating
+    identical keys and values leaves attention's output unchanged, so with "" this is exactly "no text"."""
+    tokens = encode_texts(bundle.text_encoder, bundle.tokenizer, [text, ""], bundle.phrase_length)
+    return torch.cat([tokens[:1], tokens[1:].repeat(1, slots, 1)], dim=1)

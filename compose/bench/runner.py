@@ -16,7 +16,7 @@ What one run does, in order:
 5. Under torchrun / accelerate with several processes, the pending jobs are split between the
    processes (accelerate.PartialState.split_between_processes); each process appends to its own part
    file (parts/rank-K.jsonl) and, after a barrier, the main process merges them into results.jsonl.
-6. results.jsonl is rewritten sorted (suite order, prompt, method order, seed), so a resumed or
+6. results.jsonl is rewritten sorted (suite order, prompt, seed, method order), so a resumed or
    distributed run gives the same file as one straight single-process run, apart from the times.
    summary.json and report.html (compose.bench.report) are written from it.
 
@@ -54,6 +54,7 @@ RUN_FORMAT = "compose.bench.run/v1"
 # What must stay the same when a run is resumed: changing any of these would mix incomparable images.
 RUN_SETTINGS = ("model", "steps", "guidance", "sampler", "size")
 SELF_CHECK_SHOWN = 8  # failures named in a self-check error
+WARM_UP_PROMPT = "a red circle"
 
 
 class DetectorSelfCheckError(ValueError):
@@ -164,6 +165,34 @@ class Summary:
             "errors": self.errors,
         }
 
+    def as_text(self) -> str:
+        """The scores and times as a small table a person reads in a terminal."""
+        width = max(len(name) for name in (*self.suites, "overall")) + 2
+        header = "".join(f"{method + ' strict/lenient':>28}" for method in self.methods)
+        lines = [f"{'category':<{width}}{header}"]
+
+        def pair(strict: float | None, lenient: float | None) -> str:
+            if strict is None:
+                return f"{'not run':>28}"
+            return f"{100 * strict:5.1f}% / {100 * lenient:5.1f}%".rjust(28)
+
+        for category in self.suites:
+            lines.append(f"{category:<{width}}" + "".join(
+                pair(self.scores[category][method].strict, self.scores[category][method].lenient)
+                for method in self.methods))
+        lines.append(f"{'overall':<{width}}" + "".join(
+            pair(self.overall[method]["strict"], self.overall[method]["lenient"]) for method in self.methods))
+        for method, times in self.time_per_image.items():
+            lines.append(f"{method}: median {times['median']:.3f} s per picture ({times['images']} pictures)")
+        if self.time_ratio is not None:
+            lines.append(f"compose / plain median time: {self.time_ratio:.2f}x")
+        for method, message in self.errors.items():
+            lines.append(f"{method} failed on some pictures, e.g.: {message}")
+        lines.append(f"detector self-check: {self.self_check.correct} of {self.self_check.images}; "
+                     f"peak memory {self.peak_memory['max_rss_mib']:.0f} MiB; report: "
+                     f"{Path(self.out_dir) / REPORT_FILE}")
+        return "\n".join(lines)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], out_dir: str = "") -> Summary:
         check = data["detector_self_check"]
@@ -177,6 +206,12 @@ class Summary:
             self_check=SelfCheck(images=check["images"], correct=check["correct"], seconds=check["seconds"],
                                  failures=tuple(check["failures"])),
             counts=data["counts"], date=data["date"], machine=data["machine"], errors=data.get("errors", {}))
+
+
+def is_main_process() -> bool:
+    """True in a single process and in the main process of a torchrun / accelerate launch (RANK 0):
+    the one that should print what a run found."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 # -- processes ----------------------------------------------------------------------------------------
@@ -266,8 +301,9 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
             f"detector self-check: {self_check.images - self_check.correct} of {self_check.images} "
             f"ground-truth renders are misjudged ({shown}); fix the prompt (an unplannable or ambiguous "
             "scene) or the detector before benchmarking")
-    logger.info("detector self-check: %d of %d ground-truth renders correct in %.1f s",
-                self_check.correct, self_check.images, self_check.seconds)
+    if processes.is_main:
+        logger.info("detector self-check: %d of %d ground-truth renders correct in %.1f s",
+                    self_check.correct, self_check.images, self_check.seconds)
     processes.barrier()  # every process has checked out_dir before the main one writes to it
 
     # 3. Jobs, less what a resumed run already has.
@@ -401,6 +437,7 @@ def _run_jobs(jobs: list[Job], out: Path, target: Path, settings: dict[str, Any]
     generator = Generator(settings["model"] if settings["model"] != "bundled" else None, device=device,
                           sampler=settings["sampler"])
     generator.bundle.make_scheduler(settings["sampler"])  # an unknown sampler fails here, not per image
+    _warm_up(generator, sorted({job.method for job in jobs}), settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a", encoding="utf-8") as stream, \
             tqdm(total=len(jobs), desc="bench", unit="image", disable=not progress, dynamic_ncols=True) as bar:
@@ -410,6 +447,17 @@ def _run_jobs(jobs: list[Job], out: Path, target: Path, settings: dict[str, Any]
             stream.write(json.dumps(record) + "\n")
             stream.flush()
             bar.update(1)
+
+
+def _warm_up(generator, methods: list[str], settings: dict[str, Any]) -> None:
+    """Draw one untimed picture per method first, so one-off costs (kernel selection, caches, lazy
+    imports) do not land on the first timed picture. A method that raises is left to its jobs."""
+    for method in methods:
+        try:
+            generator(prompt=WARM_UP_PROMPT, method=method, seed=0, steps=1, guidance=settings["guidance"],
+                      size=settings["size"])
+        except ValueError:
+            pass
 
 
 def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[str, Any]:
