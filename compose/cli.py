@@ -221,6 +221,21 @@ def command_data(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------- bench
+
+
+def command_bench(args) -> int:
+    from compose.bench import is_main_process, run_bench
+
+    summary = run_bench(args.suites or None, methods=args.methods, seeds=args.seeds, out_dir=args.out,
+                        model=args.model, steps=args.steps, guidance=args.guidance, sampler=args.sampler,
+                        seed=args.seed, resume=args.resume, limit=args.limit, progress=not args.quiet,
+                        device=args.device)
+    if is_main_process():
+        print(summary.as_text())
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- the parser
 
 
@@ -261,6 +276,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seeds", type=int, default=1, help="batch: pictures per prompt (seeds S..S+N-1)")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_generate)
+
+    sub = commands.add_parser("bench", help="run the compositional benchmark and write results, summary and report")
+    sub.add_argument("suites", nargs="*", metavar="SUITE",
+                     help="categories (single two_object counting colors position negation complex layout; "
+                          "default: all), prompt files (.txt, one prompt per line) or folders of layout files")
+    sub.add_argument("--methods", default="compose,plain", help="comma-separated methods, run side by side "
+                     "(default compose,plain; also compose-stage1, compose-stages12)")
+    sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt and method: seeds S..S+N-1 (default 4)")
+    sub.add_argument("--seed", type=int, default=0, help="the first seed S (default 0)")
+    sub.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR",
+                     help="where results.jsonl, summary.json, report.html and images/ go (default ./bench)")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out: draw only the missing pictures")
+    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--sampler", default="ddim", help="ddim (default), dpm or euler")
+    sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
+    sub.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    sub.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N prompts of each suite")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_bench)
 
     sub = commands.add_parser("train", help="train the bundled model on the shapes world")
     sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, log, plot)")
