@@ -1,0 +1,100 @@
+"""The command line (shared/specs/cli.md): outputs, exit codes, one-line errors, no partial files."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from compose.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_parse_json_is_the_scene_of_cli_md(capsys):
+    status, out, err = run(capsys, "parse", "a small red circle to the left of two blue squares, with no stars", "--json")
+    assert status == 0 and err == ""
+    scene = json.loads(out)
+    assert scene == {
+        "prompt": "a small red circle to the left of two blue squares, with no stars",
+        "objects": [
+            {"id": 0, "noun": "circle", "phrase": "a small red circle", "count": 1, "color": "red", "size": "small",
+             "location": None, "modifiers": []},
+            {"id": 1, "noun": "square", "phrase": "two blue squares", "count": 2, "color": "blue", "size": None,
+             "location": None, "modifiers": []}],
+        "relations": [{"subject": 0, "predicate": "left_of", "object": 1, "object2": None}],
+        "negations": [{"noun": "star", "color": None}],
+        "background": None,
+    }
+
+
+def test_parse_prints_one_json_line_per_prompt_and_a_readable_form(capsys):
+    status, out, _ = run(capsys, "parse", "a red circle", "three green stars", "--json")
+    assert status == 0 and len(out.strip().splitlines()) == 2
+    status, out, _ = run(capsys, "parse", "three green stars")
+    assert status == 0 and "star" in out and "count 3" in out
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["parse", ""], "empty"),
+    (["parse", "   "], "empty"),
+    (["parse", " ".join(["circle"] * 10_000)], "words"),
+    (["parse", "the and of"], "names no object"),
+    (["parse", "a red circle", "--bogus"], "unrecognized arguments: --bogus"),
+    (["layout"], "give a PROMPT or --from FILE"),
+    (["layout", "a red circle to the left of a blue square. The square is left of the circle."], "contradict"),
+    (["layout", "nine red circles"], "9 objects"),
+    (["generate", "a red circle", "--method", "magic"], "--method 'magic'"),
+    (["generate", "a red circle", "--model", "/no/such/model"], "no such file or folder"),
+    (["generate", "a red circle", "--size", "64x32"], "square"),
+])
+def test_bad_input_exits_2_with_one_clear_line(capsys, argv, fragment):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_layout_from_prompt_is_deterministic_and_drawn(tmp_path, capsys):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["layout", "two yellow stars above three purple diamonds", "-o", str(first), "--image",
+                 str(tmp_path / "a.png"), "--seed", "4"]) == 0
+    assert main(["layout", "two yellow stars above three purple diamonds", "-o", str(second), "--seed", "4"]) == 0
+    assert first.read_text() == second.read_text()
+    layout = json.loads(first.read_text())
+    assert layout["format"] == "compose.layout/v1" and len(layout["objects"]) == 5
+    assert (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_layout_from_every_example_file(capsys):
+    for name in ("shapes_boxes.json", "shapes_boxes.yaml", "spec_polygon.json", "office_sketch.json",
+                 "shapes_sketch.yaml", "lmd_car_truck.txt"):
+        status, out, err = run(capsys, "layout", "--from", f"layouts/{name}")
+        assert status == 0, err
+        assert json.loads(out)["format"] == "compose.layout/v1"
+
+
+def test_a_failed_write_leaves_no_partial_file_and_keeps_earlier_output(tmp_path, capsys):
+    target = tmp_path / "layout.json"
+    assert main(["layout", "a red circle", "-o", str(target)]) == 0
+    before = target.read_text()
+    status, _, err = run(capsys, "layout", "a red circle left of a blue square. The square is left of the circle.",
+                         "-o", str(target))
+    assert status == 2
+    assert target.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["layout.json"]
+
+
+def test_help_works_without_heavy_imports():
+    code = ("import sys; from compose.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'diffusers', 'spacy', 'transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().endswith("[]")
+    assert "parse" in result.stdout and "generate" in result.stdout and "bench" in result.stdout
