@@ -44,7 +44,25 @@ class RegionAttnProcessor:
     for the full batch."""
 
     def __init__(self):
-        self.coverage: torch.Tensor | None = None
+        self._coverage: torch.Tensor | None = None
+        self._bias_cache: dict[tuple, torch.Tensor] = {}
+
+    @property
+    def coverage(self) -> torch.Tensor | None:
+        return self._coverage
+
+    @coverage.setter
+    def coverage(self, value: torch.Tensor | None) -> None:
+        # The bias depends only on the coverage and the layer's resolution: computed once per
+        # resolution for as long as this coverage stays set (every denoising step of a stage).
+        self._coverage = value
+        self._bias_cache = {}
+
+    def region_bias(self, query_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        key = (query_length, device, dtype)
+        if key not in self._bias_cache:
+            self._bias_cache[key] = coverage_bias(self._coverage.to(device), query_length).to(dtype)
+        return self._bias_cache[key]
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
                  **kwargs):
@@ -82,7 +100,7 @@ class RegionAttnProcessor:
                 raise ValueError(
                     f"region coverage has shape {tuple(self.coverage.shape)} but this layer sees batch {batch} "
                     f"and {key.shape[2]} text tokens")
-            region_bias = coverage_bias(self.coverage.to(query.device), query_length).to(query.dtype)
+            region_bias = self.region_bias(query_length, query.device, query.dtype)
             bias = region_bias if bias is None else bias + region_bias
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=0.0, is_causal=False)
         out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)

@@ -194,7 +194,8 @@ def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
     config = TrainConfig(output=str(args.out), steps=args.steps, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, seed=args.seed, workers=args.workers,
+                         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, seed=args.seed,
+                         workers=args.workers,
                          mixed_precision=args.mixed_precision, checkpoint_minutes=args.checkpoint_minutes,
                          validate_every=args.validate_every, time_limit_minutes=args.time_limit,
                          budget_minutes=args.budget, threads=args.threads, progress=not args.quiet,
@@ -302,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--steps", type=int, default=12000)
     sub.add_argument("--batch-size", type=int, default=32)
     sub.add_argument("--learning-rate", type=float, default=3e-4)
+    sub.add_argument("--warmup-steps", type=int, default=200)
     sub.add_argument("--region-fraction", type=float, default=0.5,
                      help="share of batches trained with region-masked conditioning (default 0.5)")
     sub.add_argument("--seed", type=int, default=0)

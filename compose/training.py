@@ -294,7 +294,8 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
 # the training loop
 
 
-def _write_plot(folder: Path) -> None:
+def write_plot(folder: Path) -> None:
+    """training.png beside the log: the loss and the validation accuracies against the step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -387,7 +388,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                                          persistent_workers=config.workers > 0,
                                          prefetch_factor=4 if config.workers > 0 else None)
     cases = validation_set(config.validation_seeds) if main else []
-    log_file = open(folder / "train_log.jsonl", "a", encoding="utf-8") if main else None
+    # A fresh run starts a fresh log (a crashed earlier attempt in the same folder must not leak into it).
+    log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8") if main else None
     side = config.model.image_size // config.model.fold
     started = time.time()
     elapsed_before = state["elapsed_seconds"]
@@ -511,7 +513,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         run_validation()
     if main:
         log_file.close()
-        _write_plot(folder)
+        write_plot(folder)
     logger.info("training stopped at step %d (%s)", state["step"], stop_reason)
     return folder
 
