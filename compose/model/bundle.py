@@ -106,7 +106,11 @@ class ModelBundle:
 
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> ModelBundle:
         for module in self.modules():
-            module.to(device=device, dtype=dtype)
+            current = next(module.parameters()).dtype
+            if dtype is None or dtype == current:
+                module.to(device=device)  # no cast: diffusers warns about needless ones
+            else:
+                module.to(device=device, dtype=dtype)
         return self
 
     def modules(self):
@@ -205,7 +209,10 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
     from diffusers.utils import logging as diffusers_logging
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    diffusers_logging.disable_progress_bar()  # a shard-loading bar for a 20 MB model is only noise
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()  # loading bars for a 20 MB model are only noise
+    transformers_logging.disable_progress_bar()
     if name_or_path in (None, "bundled", BUNDLED_NAME):
         path = BUNDLED_DIR
         if not (path / "compose_model.json").is_file():
@@ -219,8 +226,8 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
         if not path.is_dir():
             raise ModelLoadError(f"model {str(path)!r} is a file; a model is a folder (unet/, text_encoder/, "
                                  "tokenizer/, scheduler/, and vae/ for Stable Diffusion)")
-    unet = _load_part(UNet2DConditionModel.from_pretrained, path / "unet", "UNet")
-    text_encoder = _load_part(CLIPTextModel.from_pretrained, path / "text_encoder", "text encoder")
+    unet = _load_part(UNet2DConditionModel.from_pretrained, path / "unet", "UNet", torch_dtype=dtype)
+    text_encoder = _load_part(CLIPTextModel.from_pretrained, path / "text_encoder", "text encoder", torch_dtype=dtype)
     tokenizer = _load_part(CLIPTokenizer.from_pretrained, path / "tokenizer", "tokenizer")
     scheduler_file = path / "scheduler" / "scheduler_config.json"
     try:
@@ -241,7 +248,7 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
     elif (path / "vae").is_dir():
         from diffusers import AutoencoderKL
 
-        vae = _load_part(AutoencoderKL.from_pretrained, path / "vae", "VAE")
+        vae = _load_part(AutoencoderKL.from_pretrained, path / "vae", "VAE", torch_dtype=dtype)
         codec = VaeCodec(vae)
         text_length = int(getattr(tokenizer, "model_max_length", 77))
         text_length = text_length if text_length < 10_000 else 77
