@@ -1,6 +1,7 @@
 """Measure how exactly the shapes-world detector reads pictures back (compose issue 3, section 3).
 
-For random valid scenes (1 to 8 objects, random shapes, colours and sides in 0.16-0.40, placed by the
+For random valid scenes from the shapes-world data stream (compose.shapes.data.sample_at: 1 to 8
+objects, random shapes and colours, sides within the world's size ranges 0.16-0.40, placed by the
 world's rules), the script renders each scene, reads it back with compose.shapes.detect.detect and
 counts the scenes read back exactly: the same multiset of (shape, colour), and every detected box with
 IoU >= 0.8 against its true box. It does so on clean renders at 64, 128 and 256 px, and at 64 px on
@@ -30,36 +31,13 @@ try:
 except ModuleNotFoundError:  # run as a plain script from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from compose.shapes import world
+from compose.shapes.data import sample_at
 from compose.shapes.detect import detect
-from compose.shapes.render import ShapeInstance, render
+from compose.shapes.render import ShapeInstance
+from compose.shapes.score import box_iou
 
 EXACT_IOU = 0.8
 MATCH_IOU = 0.3  # a detection this close to a true object is its reading, for the confusion matrix
-
-
-def random_scene(rng: np.random.Generator, count: int) -> list[ShapeInstance]:
-    """`count` random objects placed by the world's rules (margin, no overlap, minimum gap)."""
-    low, high = world.ANY_SIZE_RANGE
-    tries = 300
-    while True:
-        boxes: list[world.Box] = []
-        for _ in range(count):
-            for attempt in range(tries):
-                # Ask for smaller sides as attempts fail, so that crowded scenes still fit.
-                top_side = high - (high - low) * attempt / tries
-                side = float(rng.uniform(low, max(top_side, low)))
-                x0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
-                y0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
-                box = (x0, y0, x0 + side, y0 + side)
-                if not world.placement_problems(boxes + [box]):
-                    boxes.append(box)
-                    break
-            else:
-                break
-        if len(boxes) == count:
-            break
-    return [ShapeInstance(str(rng.choice(world.SHAPES)), str(rng.choice(list(world.PALETTE))), box)
-            for box in boxes]
 
 
 def soften(image: np.ndarray, rng: np.random.Generator, blur_sigma: float = 0.6,
@@ -72,15 +50,6 @@ def soften(image: np.ndarray, rng: np.random.Generator, blur_sigma: float = 0.6,
     blurred = cv2.GaussianBlur(image.astype(np.float32), (kernel, kernel), blur_sigma)
     noisy = blurred + rng.normal(0.0, noise_sigma, size=image.shape)
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
-
-
-def box_iou(a: world.Box, b: world.Box) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> tuple[bool, list[float]]:
@@ -125,7 +94,7 @@ def confusion(truth: list[ShapeInstance], found: list[ShapeInstance],
 def run_set(name: str, size: int, scenes: int, seed: int,
             softness: tuple[float, float] | None = None) -> dict:
     """Read `scenes` random scenes back at `size` px; `softness` = (blur sigma, noise sigma) or clean."""
-    rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng(seed)
     rows = list(world.SHAPES) + ["extra"]
     columns = list(world.SHAPES) + ["missed"]
     matrix = {row: {column: 0 for column in columns} for row in rows}
@@ -135,10 +104,10 @@ def run_set(name: str, size: int, scenes: int, seed: int,
     detect_seconds = 0.0
     failures = []
     for index in range(scenes):
-        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
-        image = render(truth, size)
+        sample = sample_at(seed, index, size=size)
+        truth, image = list(sample.instances), sample.image
         if softness is not None:
-            image = soften(image, rng, *softness)
+            image = soften(image, noise_rng, *softness)
         start = time.perf_counter()
         found = detect(image)
         detect_seconds += time.perf_counter() - start

@@ -162,7 +162,9 @@ class ComposePipeline:
         if len(backgrounds) > 1:
             raise ValueError("all layouts of one call must share their background; call once per background")
         background_text = backgrounds.pop()
-        negatives = [negative_text(scene, negative) for scene in scenes]
+        # The call's negative prompt, else the layout file's own (layout-files spec v1: `negative`).
+        negatives = [negative_text(scene, negative if negative is not None else item.negative)
+                     for scene, item in zip(scenes, layouts)]
         with torch.no_grad():
             condition, coverage = encode_regions(bundle, phrases, padded, background=background_text, slots=slots)
             uncondition, uncondition_coverage = self._negative_tokens(negatives, slots, padded)
@@ -214,6 +216,10 @@ class ComposePipeline:
         outside = (1 - region_maps.sum(dim=1)).clamp(0, 1)  # (B, side, side)
         coverage = torch.ones(tokens.shape[0], tokens.shape[1], *region_maps.shape[2:], device=region_maps.device)
         coverage[:, :length] = outside[:, None]
+        # One copy of the empty prompt is seen everywhere and the further copies nowhere: with a negative
+        # prompt, how many copies are attended would otherwise set its weight outside the regions, and a
+        # picture would change with the number of slots its batch needs.
+        coverage[:, 2 * length:] = 0
         return tokens, coverage
 
     def _refine(self, latents, phrases, maps, object_seeds, background_text, negatives, steps, guidance,

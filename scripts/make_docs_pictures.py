@@ -2,7 +2,9 @@
 
 Usage: python scripts/make_docs_pictures.py [--out docs]
 - shapes_samples.png: training samples of the shapes world with their captions;
-- layout_example.png: a prompt parsed, planned and drawn as a labelled layout.
+- layout_example.png: a prompt parsed, planned and drawn as a labelled layout;
+- plain_vs_compose.png: the bundled model fed the whole prompt (plain) and the compose pipeline, same
+  prompts and seeds, each picture marked with the scorer's verdict (--no-generate skips it).
 """
 
 import argparse
@@ -31,9 +33,48 @@ def caption_grid(items, tile: int = 160, columns: int = 4, lines: int = 5) -> Im
     return sheet
 
 
+SIDE_BY_SIDE_PROMPTS = (
+    "a red circle to the left of two blue squares",
+    "four green triangles",
+    "a blue circle and a red square",
+    "two yellow stars above three purple diamonds",
+    "a green star between a red circle and a blue square",
+    "a purple diamond below an orange circle, and no stars",
+)
+
+
+def side_by_side(prompts, seed: int = 0, tile: int = 160) -> Image.Image:
+    """Rows of (plain, compose) pictures for each prompt, with a tick or cross from the scorer."""
+    from compose.generate import Generator
+    from compose.shapes.detect import detect
+    from compose.shapes.score import score
+
+    generator = Generator()
+    font = ImageFont.load_default(size=12)
+    width = 2 * (tile + 10) + 330
+    sheet = Image.new("RGB", (width, 30 + len(prompts) * (tile + 10)), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((10, 8), "plain", fill=(0, 0, 0), font=font)
+    draw.text((tile + 20, 8), "compose", fill=(0, 0, 0), font=font)
+    for row, prompt in enumerate(prompts):
+        y = 30 + row * (tile + 10)
+        for column, method in enumerate(("plain", "compose")):
+            result = generator(prompt=prompt, method=method, seed=seed)
+            verdict = score(result.scene, detect(result.image))
+            x = 10 + column * (tile + 10)
+            sheet.paste(Image.fromarray(result.image).resize((tile, tile), Image.NEAREST), (x, y))
+            mark, colour = ("correct", (20, 140, 40)) if verdict.correct_strict else ("wrong", (200, 30, 30))
+            draw.rectangle([x, y, x + tile - 1, y + tile - 1], outline=colour, width=3)
+            draw.text((x + 6, y + tile - 18), mark, fill=colour, font=font)
+        for line_number, line in enumerate(textwrap.wrap(prompt, width=44)):
+            draw.text((2 * (tile + 10) + 10, y + 10 + 15 * line_number), line, fill=(40, 40, 40), font=font)
+    return sheet
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--no-generate", action="store_true", help="skip the pictures that need the model")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -46,7 +87,11 @@ def main() -> None:
 
     prompt = "a small red circle to the left of two blue squares, and a yellow star above the squares"
     draw_layout(plan(parse(prompt), seed=0), size=384).save(args.out / "layout_example.png")
-    print("wrote", ", ".join(str(args.out / name) for name in ("shapes_samples.png", "layout_example.png")))
+    names = ["shapes_samples.png", "layout_example.png"]
+    if not args.no_generate:
+        side_by_side(SIDE_BY_SIDE_PROMPTS).save(args.out / "plain_vs_compose.png")
+        names.append("plain_vs_compose.png")
+    print("wrote", ", ".join(str(args.out / name) for name in names))
 
 
 if __name__ == "__main__":

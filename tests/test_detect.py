@@ -1,6 +1,7 @@
 """Tests of the shapes-world detector (compose.shapes.detect) against the renderer's own pictures.
 
-Scenes are random and seeded, placed by the world's rules; an image is read back exactly when the
+Scenes come from the seeded shapes-world data stream (compose.shapes.data.sample_at: 1 to 8 objects,
+random shapes, colours and sides, placed by the world's rules); an image is read back exactly when the
 detections have the same multiset of (shape, colour) as the scene and every box has IoU >= 0.8 with
 its true box. benchmarks/detector_exactness.py runs the same checks over thousands of scenes.
 """
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from compose.shapes import world
+from compose.shapes.data import DataMix, sample_at
 from compose.shapes.detect import (
     COLOR_NAMES,
     check_image,
@@ -24,39 +26,10 @@ from compose.shapes.detect import (
     shape_geometry,
 )
 from compose.shapes.render import ShapeInstance, render
+from compose.shapes.score import box_iou
 
 EXACT_IOU = 0.8
-
-
-def random_scene(rng: np.random.Generator, count: int) -> list[ShapeInstance]:
-    """`count` random objects with sides in 0.16-0.40, placed by world.placement_problems."""
-    low, high = world.ANY_SIZE_RANGE
-    tries = 300
-    while True:
-        boxes: list[world.Box] = []
-        for _ in range(count):
-            for attempt in range(tries):
-                side = float(rng.uniform(low, max(high - (high - low) * attempt / tries, low)))
-                x0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
-                y0 = float(rng.uniform(world.CANVAS_MARGIN, 1 - world.CANVAS_MARGIN - side))
-                box = (x0, y0, x0 + side, y0 + side)
-                if not world.placement_problems(boxes + [box]):
-                    boxes.append(box)
-                    break
-            else:
-                break
-        if len(boxes) == count:
-            return [ShapeInstance(str(rng.choice(world.SHAPES)), str(rng.choice(COLOR_NAMES)), box)
-                    for box in boxes]
-
-
-def box_iou(a: world.Box, b: world.Box) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+THREE_OBJECTS = DataMix(object_count_weights=(0, 0, 1))
 
 
 def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> bool:
@@ -81,22 +54,21 @@ def soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @pytest.mark.parametrize("size, scenes", [(64, 300), (128, 200), (256, 100)])
 def test_clean_renders_read_back_exactly(size, scenes):
-    rng = np.random.default_rng(size)
     wrong = []
     for index in range(scenes):
-        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
-        if not read_back_exactly(truth, detect(render(truth, size))):
+        sample = sample_at(size, index, size=size)
+        if not read_back_exactly(list(sample.instances), detect(sample.image)):
             wrong.append(index)
     assert wrong == [], f"{len(wrong)} of {scenes} scenes at {size} px misread: {wrong[:10]}"
 
 
 def test_blurred_noisy_renders_read_back_at_least_97_percent():
-    rng = np.random.default_rng(7)
+    noise_rng = np.random.default_rng(7)
     scenes = 300
     exact = 0
-    for _ in range(scenes):
-        truth = random_scene(rng, int(rng.integers(1, world.MAX_OBJECTS + 1)))
-        exact += read_back_exactly(truth, detect(soften(render(truth, 64), rng)))
+    for index in range(scenes):
+        sample = sample_at(7, index, size=64)
+        exact += read_back_exactly(list(sample.instances), detect(soften(sample.image, noise_rng)))
     assert exact / scenes >= 0.97, f"only {exact} of {scenes} blurred, noisy scenes read back exactly"
 
 
@@ -123,11 +95,10 @@ def test_smallest_and_largest_sides_at_both_canvas_ends(shape, side, size):
 
 def test_boxes_are_accurate_on_clean_renders():
     # The area/centroid estimate is sub-pixel: at 256 px every box is within IoU 0.97 of the truth.
-    rng = np.random.default_rng(11)
-    for _ in range(20):
-        truth = random_scene(rng, 3)
-        found = detect(render(truth, 256))
-        for item in truth:
+    for index in range(20):
+        sample = sample_at(11, index, size=256, mix=THREE_OBJECTS)
+        found = detect(sample.image)
+        for item in sample.instances:
             best = max(box_iou(item.box, other.box) for other in found)
             assert best >= 0.97, (item, found)
 

@@ -7,9 +7,7 @@ These tests import neither torch nor diffusers.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from compose.parsing import MAX_PROMPT_CHARACTERS, MAX_PROMPT_WORDS, parse
 from compose.scene import Scene
+from compose.shapes.data import sample_at
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_PATH = ROOT / "tests" / "gold_prompts.jsonl"
@@ -93,22 +92,14 @@ def test_cli_spec_example_serialises_exactly():
     assert json.loads(scene.to_json()) == expected
 
 
-def _caption_module():
-    spec = importlib.util.spec_from_file_location("parse_accuracy", ROOT / "benchmarks" / "parse_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_random_shapes_captions_round_trip():
-    """Captions in the caption writer's forms parse back to exactly the scene they were built from."""
-    random_caption = _caption_module().random_caption
-    rng = random.Random(12345)
+    """Captions from the real caption writer (the shapes-world data stream) parse back to exactly the
+    scene each one means."""
     failures = []
-    for _ in range(400):
-        caption, scene = random_caption(rng)
-        if parse(caption).to_dict() != scene:
-            failures.append(caption)
+    for index in range(400):
+        sample = sample_at(12345, index)
+        if parse(sample.caption).to_dict() != sample.scene.to_dict():
+            failures.append(sample.caption)
     assert len(failures) <= 4, failures[:5]
 
 

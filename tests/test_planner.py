@@ -93,6 +93,16 @@ def test_random_scene_maker_builds_scenes_its_hidden_placement_satisfies():
 
 # --- The main property: random satisfiable scenes are always planned validly ------------------------
 
+def planning_failure(scene: Scene, index: int) -> str | None:
+    """Why random scene `index` was not planned validly (planner error or broken rule), or None."""
+    try:
+        layout = plan(scene, seed=index)
+    except UnsatisfiableSceneError as error:
+        return f"scene {index}: {error}\n{scene.to_json()}"
+    problems = layout_rules.layout_violations(scene, layout)
+    return f"scene {index}: {problems[:3]}\n{scene.to_json()}" if problems else None
+
+
 def test_one_thousand_random_satisfiable_shapes_scenes_are_all_planned_validly():
     rng = random.Random(20261126)
     failures = []
@@ -103,14 +113,9 @@ def test_one_thousand_random_satisfiable_shapes_scenes_are_all_planned_validly()
         scene, _ = layout_rules.random_satisfiable_scene(rng, object_count)
         sizes[object_count] += 1
         relation_kinds.update(relation.predicate for relation in scene.relations)
-        try:
-            layout = plan(scene, seed=index)
-        except UnsatisfiableSceneError as error:
-            failures.append(f"scene {index}: {error}\n{scene.to_json()}")
-            continue
-        problems = layout_rules.layout_violations(scene, layout)
-        if problems:
-            failures.append(f"scene {index}: {problems[:3]}\n{scene.to_json()}")
+        failure = planning_failure(scene, index)
+        if failure is not None:
+            failures.append(failure)
     assert not failures, f"{len(failures)} of 1000 scenes failed:\n" + "\n".join(failures[:5])
     assert min(sizes.values()) > 80, sizes  # every object count from 1 to 8 was exercised
     assert {"left_of", "right_of", "above", "below", "near", "between", "on", "holding"} <= set(relation_kinds)
@@ -123,14 +128,9 @@ def test_random_open_vocabulary_scenes_are_planned_validly():
     for index in range(300):
         scene, _ = layout_rules.random_open_scene(rng, rng.randint(1, 6))
         depth_relations += sum(r.predicate in ("on", "in_front_of", "behind", "inside") for r in scene.relations)
-        try:
-            layout = plan(scene, seed=index)
-        except UnsatisfiableSceneError as error:
-            failures.append(f"scene {index}: {error}\n{scene.to_json()}")
-            continue
-        problems = layout_rules.layout_violations(scene, layout)
-        if problems:
-            failures.append(f"scene {index}: {problems[:3]}\n{scene.to_json()}")
+        failure = planning_failure(scene, index)
+        if failure is not None:
+            failures.append(failure)
     assert not failures, "\n".join(failures[:5])
     assert depth_relations > 100
 

@@ -142,6 +142,11 @@ def load_lexicon() -> Lexicon:
                              "give each phrase one meaning in compose/data/lexicon.json")
         phrases[key] = (kind, value)
 
+    def add_each(words: list[str], kind: str) -> None:
+        """Add every phrase of a word list that carries no value (a determiner, a conjunction...)."""
+        for word in words:
+            add(word, kind)
+
     for color in grammar["colors"]:
         add(color, COLOR, color)
     for size, words in grammar["sizes"].items():
@@ -152,10 +157,8 @@ def load_lexicon() -> Lexicon:
     for phrase, number in grammar["vague_quantities"].items():
         if phrase != "about":
             add(phrase, VAGUE, number)
-    for word in grammar["indefinite_determiners"]:
-        add(word, INDEFINITE)
-    for word in grammar["definite_determiners"]:
-        add(word, DEFINITE)
+    add_each(grammar["indefinite_determiners"], INDEFINITE)
+    add_each(grammar["definite_determiners"], DEFINITE)
     for predicate, words in grammar["relations"].items():
         for word in words:
             add(word, RELATION, predicate)
@@ -166,41 +169,27 @@ def load_lexicon() -> Lexicon:
     for word in grammar["background_only_prepositions"]:
         if word not in phrases:
             add(word, RELATION, word)
-    for word in grammar["relation_leadins"]["words"]:
-        add(word, LEADIN)
-    for word in grammar["relation_leadins"]["relative"]:
-        add(word, RELATIVE)
+    add_each(grammar["relation_leadins"]["words"], LEADIN)
+    add_each(grammar["relation_leadins"]["relative"], RELATIVE)
     for location, words in grammar["locations"]["extra_phrases"].items():
         for word in words:
             add(word, LOCATION, location)
-    for word in grammar["negations"]:
-        add(word, NEGATION)
-    for word in grammar["negation_nothing"]:
-        add(word, NEGATION_NOTHING)
-    for word in grammar["filler"]:
-        add(word, FILLER)
+    add_each(grammar["negations"], NEGATION)
+    add_each(grammar["negation_nothing"], NEGATION_NOTHING)
+    add_each(grammar["filler"], FILLER)
     conjunctions = grammar["conjunctions"]
-    for word in conjunctions["and"]:
-        add(word, AND)
-    for word in conjunctions["or"]:
-        add(word, OR)
-    for word in conjunctions["clause_break"]:
-        add(word, BREAK)
+    add_each(conjunctions["and"], AND)
+    add_each(conjunctions["or"], OR)
+    add_each(conjunctions["clause_break"], BREAK)
     pronouns = grammar["pronouns"]
-    for word in pronouns["singular"]:
-        add(word, PRONOUN_SINGULAR)
-    for word in pronouns["plural"]:
-        add(word, PRONOUN_PLURAL)
-    for word in pronouns["reciprocal"]:
-        add(word, RECIPROCAL)
-    for word in grammar["background_markers"]:
-        add(word, BACKGROUND_MARKER)
+    add_each(pronouns["singular"], PRONOUN_SINGULAR)
+    add_each(pronouns["plural"], PRONOUN_PLURAL)
+    add_each(pronouns["reciprocal"], RECIPROCAL)
+    add_each(grammar["background_markers"], BACKGROUND_MARKER)
     for word in nouns["background_words"]:
         add(word, BACKGROUND_WORD, word)
-    for word in grammar["intensifiers"]:
-        add(word, INTENSIFIER)
-    for word in grammar["other_words"]:
-        add(word, OTHER)
+    add_each(grammar["intensifiers"], INTENSIFIER)
+    add_each(grammar["other_words"], OTHER)
 
     locations = grammar["locations"]
     compounds = frozenset(" ".join(noun.split()) for noun in nouns["compound_nouns"])

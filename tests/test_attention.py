@@ -1,0 +1,292 @@
+"""Region-masked cross-attention (compose.attention): routing, equivalence to the stock processor, restore.
+
+The routing claim is checked on the processor itself, at every cross-attention layer of a tiny seeded
+UNet: perturbing one region's token embeddings must leave the layer's output bit-for-bit unchanged at
+every position the region does not reach (zero attention probability there), and change it inside.
+The probabilities themselves are read out of a bare diffusers `Attention` whose values are one-hot
+vectors and whose projections are identities, so its output *is* the attention map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from compose.attention import RegionAttnProcessor, box_coverage, coverage_bias, region_attention
+
+TEXT_DIM = 16
+GRID = 8  # the tiny UNet's sample side: cross-attention runs at 8 x 8 and 4 x 4
+
+
+@pytest.fixture(scope="module")
+def unet():
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    model = UNet2DConditionModel(
+        sample_size=GRID, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=TEXT_DIM,
+        attention_head_dim=2, norm_num_groups=8,
+    )
+    return model.eval().requires_grad_(False)
+
+
+def cells_touched(box, side: int) -> torch.Tensor:
+    """(side, side) bool: grid cells whose area overlaps the box at all (computed without the library)."""
+    x0, y0, x1, y1 = box
+    touched = torch.zeros(side, side, dtype=torch.bool)
+    for row in range(side):
+        for column in range(side):
+            overlaps_x = min(x1, (column + 1) / side) - max(x0, column / side) > 1e-9
+            overlaps_y = min(y1, (row + 1) / side) - max(y0, row / side) > 1e-9
+            touched[row, column] = overlaps_x and overlaps_y
+    return touched
+
+
+# Token layout of the test condition: 2 background tokens (seen everywhere), 2 tokens of region A (a box
+# on cell edges), 2 of region B (a box cutting cells), 1 unused slot (seen nowhere).
+BOX_A = (0.0, 0.0, 0.5, 0.5)
+BOX_B = (0.55, 0.3, 0.95, 0.8)
+BACKGROUND, TOKENS_A, TOKENS_B, UNUSED = slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 7)
+TOKENS = 7
+
+
+def routed_coverage(batch: int = 2) -> torch.Tensor:
+    coverage = torch.zeros(batch, TOKENS, GRID, GRID)
+    coverage[:, BACKGROUND] = 1
+    coverage[:, TOKENS_A] = box_coverage(torch.tensor(BOX_A), GRID)
+    coverage[:, TOKENS_B] = box_coverage(torch.tensor(BOX_B), GRID)
+    return coverage
+
+
+def record_cross_attention_calls(unet):
+    """Forward hooks on every attn2 that keep (name, module, hidden_states, context, output) per call."""
+    calls, handles = [], []
+    for name, module in unet.named_modules():
+        if name.endswith("attn2"):
+            def hook(module, args, kwargs, output, name=name):
+                hidden = args[0] if args else kwargs["hidden_states"]
+                calls.append((name, module, hidden, kwargs["encoder_hidden_states"], output))
+            handles.append(module.register_forward_hook(hook, with_kwargs=True))
+    return calls, handles
+
+
+def attn2_names(unet) -> list[str]:
+    return [name for name, _ in unet.named_modules() if name.endswith("attn2")]
+
+
+def test_a_region_token_changes_nothing_outside_its_region_at_any_cross_attention_layer(unet):
+    generator = torch.Generator().manual_seed(1)
+    sample = torch.randn(2, 4, GRID, GRID, generator=generator)
+    context = torch.randn(2, TOKENS, TEXT_DIM, generator=generator)
+
+    def perturb(tokens: slice) -> torch.Tensor:
+        changed = context.clone()
+        changed[:, tokens] += 3 * torch.randn(2, tokens.stop - tokens.start, TEXT_DIM, generator=generator)
+        return changed
+
+    calls, handles = record_cross_attention_calls(unet)
+    with torch.no_grad(), region_attention(unet, routed_coverage()):
+        try:
+            unet(sample, 500, encoder_hidden_states=context)
+        finally:
+            for handle in handles:
+                handle.remove()
+        assert sorted(name for name, *_ in calls) == sorted(attn2_names(unet)), "every attn2 layer ran once"
+        sides = set()
+        for name, module, hidden, layer_context, output in calls:
+            side = math.isqrt(hidden.shape[1])
+            sides.add(side)
+            assert torch.equal(module(hidden, encoder_hidden_states=layer_context), output), name
+            for tokens, box in ((TOKENS_A, BOX_A), (TOKENS_B, BOX_B)):
+                inside = cells_touched(box, side).reshape(-1)
+                changed = module(hidden, encoder_hidden_states=perturb(tokens))
+                # Zero probability outside the region: the output there does not move by a single bit.
+                assert torch.equal(changed[:, ~inside], output[:, ~inside]), f"{name}: tokens {tokens} leak out"
+                shift_inside = (changed[:, inside] - output[:, inside]).abs().amax(dim=-1)
+                assert (shift_inside > 1e-4).all(), f"{name}: tokens {tokens} are seen in their region"
+            # An unused slot is seen nowhere; background tokens everywhere, inside the regions too.
+            assert torch.equal(module(hidden, encoder_hidden_states=perturb(UNUSED)), output), name
+            shift = (module(hidden, encoder_hidden_states=perturb(BACKGROUND)) - output).abs().amax(dim=-1)
+            assert (shift > 1e-4).all(), f"{name}: background tokens are seen at every position"
+    assert sides == {GRID, GRID // 2}, "the test covered both attention resolutions"
+
+
+def probability_readout(tokens: int, queries: int, seed: int = 0):
+    """A one-head Attention whose output is its attention map: values are one-hot token indicators and
+    the value and output projections are identities, so output[b, q, t] = P(query q attends token t)."""
+    from diffusers.models.attention_processor import Attention
+
+    torch.manual_seed(seed)
+    attention = Attention(query_dim=tokens, cross_attention_dim=tokens, heads=1, dim_head=tokens)
+    with torch.no_grad():
+        attention.to_v.weight.copy_(torch.eye(tokens))
+        attention.to_out[0].weight.copy_(torch.eye(tokens))
+        attention.to_out[0].bias.zero_()
+        attention.to_q.weight.mul_(3)  # sharper, more varied attention maps than the default init gives
+    context = torch.eye(tokens).expand(1, -1, -1)
+    hidden = torch.randn(1, queries, tokens, generator=torch.Generator().manual_seed(seed + 1))
+    return attention.requires_grad_(False), hidden, context
+
+
+def test_attention_probabilities_follow_the_coverage_exactly():
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    side = 4
+    attention, hidden, context = probability_readout(TOKENS, side * side)
+    coverage = torch.zeros(1, TOKENS, side, side)
+    coverage[:, BACKGROUND] = 1
+    coverage[:, TOKENS_A] = box_coverage(torch.tensor(BOX_A), side)
+    coverage[:, TOKENS_B] = box_coverage(torch.tensor(BOX_B), side)
+    with torch.no_grad():
+        stock = AttnProcessor2_0()(attention, hidden, encoder_hidden_states=context)[0]
+        processor = RegionAttnProcessor()
+        processor.coverage = coverage
+        routed = processor(attention, hidden, encoder_hidden_states=context)[0]
+    torch.testing.assert_close(stock.sum(-1), torch.ones(side * side))  # the readout really is a distribution
+    torch.testing.assert_close(routed.sum(-1), torch.ones(side * side))
+
+    flat = coverage[0].reshape(TOKENS, -1).T  # (positions, tokens)
+    assert (routed[flat == 0] == 0).all(), "a token gets exactly zero probability where its coverage is zero"
+    assert (routed[:, UNUSED] == 0).all()
+    assert (routed[:, BACKGROUND] > 0).all(), "background tokens are attended inside and outside regions"
+    assert (routed[flat > 0] > 0).all()
+    # Relative to background token 0, a token's odds are its stock odds times its coverage: bias = log(coverage).
+    expected_odds = flat * stock / stock[:, :1]
+    torch.testing.assert_close(routed / routed[:, :1], expected_odds, rtol=1e-5, atol=1e-7)
+    fractional = (flat[:, TOKENS_B.start] > 0) & (flat[:, TOKENS_B.start] < 1)
+    assert fractional.any(), "box B cuts cells, so some coverage is fractional"
+
+
+def test_all_ones_coverage_reproduces_the_stock_processor(unet):
+    generator = torch.Generator().manual_seed(2)
+    sample = torch.randn(2, 4, GRID, GRID, generator=generator)
+    context = torch.randn(2, TOKENS, TEXT_DIM, generator=generator)
+    with torch.no_grad():
+        stock = unet(sample, 300, encoder_hidden_states=context).sample
+        with region_attention(unet, torch.ones(2, TOKENS, GRID, GRID)):
+            everywhere = unet(sample, 300, encoder_hidden_states=context).sample
+        with region_attention(unet, None):
+            unrouted = unet(sample, 300, encoder_hidden_states=context).sample
+        with region_attention(unet, routed_coverage()):
+            routed = unet(sample, 300, encoder_hidden_states=context).sample
+    torch.testing.assert_close(everywhere, stock, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(unrouted, stock, rtol=1e-5, atol=1e-5)
+    assert (routed - stock).abs().max() > 1e-3, "a real routing changes the prediction"
+
+
+def test_all_ones_coverage_matches_stock_attention_on_a_bare_layer():
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
+    torch.manual_seed(3)
+    attention = Attention(query_dim=32, cross_attention_dim=TEXT_DIM, heads=4, dim_head=8).requires_grad_(False)
+    hidden = torch.randn(3, 36, 32)
+    context = torch.randn(3, 5, TEXT_DIM)
+    processor = RegionAttnProcessor()
+    processor.coverage = torch.ones(3, 5, 12, 12)  # pooled down to the layer's 6 x 6
+    with torch.no_grad():
+        torch.testing.assert_close(processor(attention, hidden, encoder_hidden_states=context),
+                                   AttnProcessor2_0()(attention, hidden, encoder_hidden_states=context),
+                                   rtol=1e-5, atol=1e-6)
+        # Self-attention (no context) ignores the coverage entirely, whatever its token count.
+        self_attention = Attention(query_dim=32, heads=4, dim_head=8).requires_grad_(False)
+        torch.testing.assert_close(processor(self_attention, hidden), AttnProcessor2_0()(self_attention, hidden),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_processors_are_restored_after_the_block_and_after_an_error(unet):
+    from diffusers.models.attention_processor import AttnProcessor
+
+    unet.set_attn_processor(AttnProcessor())  # a non-default original, to see it really comes back
+    try:
+        before = dict(unet.attn_processors)
+        assert any(".attn2." in name for name in before) and any(".attn1." in name for name in before)
+        with region_attention(unet, routed_coverage()) as processor:
+            during = unet.attn_processors
+            for name, installed in during.items():
+                if ".attn2." in name:
+                    assert installed is processor and isinstance(installed, RegionAttnProcessor), name
+                else:
+                    assert installed is before[name], f"{name}: self-attention keeps its processor"
+            processor.coverage = None  # the coverage may change inside the block
+        assert all(unet.attn_processors[name] is stock for name, stock in before.items())
+
+        with pytest.raises(RuntimeError, match="inside the block"):
+            with region_attention(unet, routed_coverage()):
+                raise RuntimeError("an error inside the block")
+        assert all(unet.attn_processors[name] is stock for name, stock in before.items())
+    finally:
+        from diffusers.models.attention_processor import AttnProcessor2_0
+
+        unet.set_attn_processor(AttnProcessor2_0())
+
+
+def test_coverage_that_does_not_fit_the_layer_is_a_clear_error(unet):
+    sample = torch.randn(2, 4, GRID, GRID)
+    context = torch.randn(2, TOKENS, TEXT_DIM)
+    with torch.no_grad(), region_attention(unet, torch.ones(2, TOKENS + 1, GRID, GRID)):
+        with pytest.raises(ValueError, match="text tokens"):
+            unet(sample, 10, encoder_hidden_states=context)
+    with torch.no_grad(), region_attention(unet, torch.ones(1, TOKENS, GRID, GRID)):
+        with pytest.raises(ValueError, match="batch 2"):
+            unet(sample, 10, encoder_hidden_states=context)
+
+
+def test_coverage_bias_is_log_coverage_pooled_to_the_layer():
+    generator = torch.Generator().manual_seed(4)
+    coverage = torch.rand(2, 3, 8, 8, generator=generator)
+    coverage[0, 1, :4, :4] = 0  # one whole 2 x 2-pooled quadrant of zeros
+    coverage[1, 2] = 1
+    bias = coverage_bias(coverage, 16)
+    assert bias.shape == (2, 1, 16, 3)
+    values = coverage.numpy()
+    for batch in range(2):
+        for token in range(3):
+            for row in range(4):
+                for column in range(4):
+                    mean = values[batch, token, 2 * row:2 * row + 2, 2 * column:2 * column + 2].mean()
+                    got = bias[batch, 0, row * 4 + column, token].item()
+                    if mean == 0:
+                        assert got == -math.inf
+                    else:
+                        assert got == pytest.approx(math.log(mean), rel=1e-5, abs=1e-6)
+    assert (bias[1, 0, :, 2] == 0).all(), "full coverage adds nothing to the scores"
+    assert torch.isneginf(bias[0, 0, [0, 1, 4, 5], 1]).all()
+    # At the coverage's own resolution there is no pooling at all.
+    same = coverage_bias(coverage, 64)
+    torch.testing.assert_close(same[0, 0, :, 0], torch.log(coverage[0, 0].reshape(-1)))
+
+
+def test_coverage_bias_refuses_non_square_layers():
+    with pytest.raises(ValueError, match="square"):
+        coverage_bias(torch.ones(1, 2, 4, 4), 12)
+
+
+def test_box_coverage_is_the_exact_fraction_of_each_pixel():
+    coverage = box_coverage(torch.tensor([0.1, 0.25, 0.6, 0.5]), 4)
+    # Columns: [0, .25] holds 0.15 of the box's x range -> 0.6; [.25, .5] whole; [.5, .75] holds 0.1 -> 0.4.
+    # Rows: only [.25, .5], whole.
+    expected = np.zeros((4, 4), dtype=np.float32)
+    expected[1] = [0.6, 1.0, 0.4, 0.0]
+    np.testing.assert_allclose(coverage.numpy(), expected, atol=1e-6)
+
+    boxes = torch.rand(2, 3, 4, generator=torch.Generator().manual_seed(5))
+    boxes = torch.cat([torch.minimum(boxes[..., :2], boxes[..., 2:]), torch.maximum(boxes[..., :2], boxes[..., 2:])], -1)
+    many = box_coverage(boxes, 16)
+    assert many.shape == (2, 3, 16, 16)
+    assert ((many >= 0) & (many <= 1 + 1e-6)).all()
+    areas = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    torch.testing.assert_close(many.sum((-1, -2)) / 256, areas, rtol=1e-4, atol=1e-6)
+
+    aligned = box_coverage(torch.tensor(BOX_A), 8)
+    assert torch.equal(aligned, cells_touched(BOX_A, 8).float()), "a box on cell edges covers whole cells"
+    assert box_coverage(torch.tensor([0.3, 0.3, 0.3, 0.9]), 8).sum() == 0, "an empty box covers nothing"
+    # Pooled to a coarser grid, coverage stays the covered fraction of each coarse cell.
+    fine = box_coverage(torch.tensor(BOX_B), 16)
+    torch.testing.assert_close(F.avg_pool2d(fine[None, None], 4)[0, 0], box_coverage(torch.tensor(BOX_B), 4),
+                               rtol=1e-5, atol=1e-6)
