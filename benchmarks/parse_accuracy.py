@@ -1,6 +1,7 @@
 """How exactly the prompt parser reads prompts: the gold set, and a caption round trip.
 
-1. Gold set (tests/gold_prompts.jsonl): the share of prompts whose parsed scene equals the expected
+1. Gold sets (tests/gold_prompts.jsonl, written with the parser; tests/gold_heldout.jsonl, written
+   from the specs alone without reading the parser): the share of prompts whose parsed scene equals the expected
    one exactly (`Scene.to_dict()`: objects, counts, attributes, locations, relations, negations,
    background), overall and per kind.
 2. Caption round trip: the captions of the shapes-world data stream (compose.shapes.data.sample_at,
@@ -23,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_PATH = ROOT / "tests" / "gold_prompts.jsonl"
+# Written from the specs alone by someone who had not read the parser (tests/test_parse_heldout.py).
+HELDOUT_PATH = ROOT / "tests" / "gold_heldout.jsonl"
 
 
 def load_gold(path: Path = GOLD_PATH) -> list[dict[str, Any]]:
@@ -86,15 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
 
-    entries = load_gold()
-    start = time.perf_counter()
-    overall, per_kind, wrong = score_gold(entries)
-    print(f"gold set: {len(entries)} prompts, exact match {overall:.1%} "
-          f"({time.perf_counter() - start:.2f} s)")
-    for kind, (right, total) in per_kind.items():
-        print(f"  {kind:20s} {right:4d}/{total:<4d} {right / total:.1%}")
-    for prompt in wrong[:args.show]:
-        print(f"  wrong: {prompt!r}")
+    for name, path in (("gold set", GOLD_PATH), ("held-out gold set", HELDOUT_PATH)):
+        entries = load_gold(path)
+        start = time.perf_counter()
+        overall, per_kind, wrong = score_gold(entries)
+        print(f"{name}: {len(entries)} prompts, exact match {overall:.1%} "
+              f"({time.perf_counter() - start:.2f} s)")
+        for kind, (right, total) in per_kind.items():
+            print(f"  {kind:20s} {right:4d}/{total:<4d} {right / total:.1%}")
+        for prompt in wrong[:args.show]:
+            print(f"  wrong: {prompt!r}")
 
     start = time.perf_counter()
     share, failures = score_captions(args.captions, args.seed)

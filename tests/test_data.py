@@ -111,7 +111,7 @@ def test_mix_controls_object_counts():
 
 
 def test_captions_parse_back_to_their_scenes():
-    """Issue 3 asks >= 99% on 10,000 captions (benchmarks/caption_roundtrip.py); a slice of it here."""
+    """Issue 3 asks >= 99% on 10,000 captions (benchmarks/parse_accuracy.py); a slice of it here."""
     from compose.parsing import parse
 
     samples = [sample_at(21, index) for index in range(600)]
