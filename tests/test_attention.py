@@ -275,8 +275,9 @@ def test_box_coverage_is_the_exact_fraction_of_each_pixel():
     expected[1] = [0.6, 1.0, 0.4, 0.0]
     np.testing.assert_allclose(coverage.numpy(), expected, atol=1e-6)
 
-    boxes = torch.rand(2, 3, 4, generator=torch.Generator().manual_seed(5))
-    boxes = torch.cat([torch.minimum(boxes[..., :2], boxes[..., 2:]), torch.maximum(boxes[..., :2], boxes[..., 2:])], -1)
+    corners = torch.rand(2, 3, 4, generator=torch.Generator().manual_seed(5))
+    low, high = torch.minimum(corners[..., :2], corners[..., 2:]), torch.maximum(corners[..., :2], corners[..., 2:])
+    boxes = torch.cat([low, high], dim=-1)
     many = box_coverage(boxes, 16)
     assert many.shape == (2, 3, 16, 16)
     assert ((many >= 0) & (many <= 1 + 1e-6)).all()

@@ -169,7 +169,7 @@ def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
     assert maps.shape == (3, GRID, GRID) and 0 <= maps.min() and maps.max() <= 1
     for region, region_map in zip(sketch.regions, maps):
         box_area = region.width * region.height
-        # A painted mask covers part of its box, never beyond it (up to a cell of rasterisation).
+        # A painted mask covers part of its box (up to rasterisation at its edges), nothing beyond its cells.
         assert 0.2 * box_area < region_map.mean().item() < 1.3 * box_area
         assert not region_map[~torch.from_numpy(grown(touched_cells(region.box, GRID), 1))].any()
     # A layout with its prompt: the prompt is parsed for the record, the given regions are used.
