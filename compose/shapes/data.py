@@ -84,20 +84,22 @@ def place_boxes(sides: list[float], rng: random.Random, attempts: int = 20,
     low = world.CANVAS_MARGIN
     generator = np.random.default_rng(rng.getrandbits(64))
     order = sorted(range(len(sides)), key=lambda i: -sides[i])
+    placed = np.zeros((len(sides), 4))
     for _ in range(attempts):
-        placed = np.zeros((0, 4))
-        for index in order:
+        for count, index in enumerate(order):
             side = sides[index]
             corners = generator.uniform(low, 1 - low - side, size=(candidates, 2))
-            boxes = np.concatenate([corners, corners + side], axis=1)
-            if len(placed):
-                dx = np.maximum(np.maximum(placed[None, :, 0] - boxes[:, None, 2], boxes[:, None, 0] - placed[None, :, 2]), 0)
-                dy = np.maximum(np.maximum(placed[None, :, 1] - boxes[:, None, 3], boxes[:, None, 1] - placed[None, :, 3]), 0)
-                fits = np.all(dx * dx + dy * dy >= world.MIN_GAP ** 2, axis=1)
-                if not fits.any():
+            if count:
+                before = placed[:count]
+                dx = np.maximum(np.maximum(before[None, :, 0] - corners[:, None, 0] - side,
+                                           corners[:, None, 0] - before[None, :, 2]), 0)
+                dy = np.maximum(np.maximum(before[None, :, 1] - corners[:, None, 1] - side,
+                                           corners[:, None, 1] - before[None, :, 3]), 0)
+                fits = np.flatnonzero(np.all(dx * dx + dy * dy >= world.MIN_GAP ** 2, axis=1))
+                if not len(fits):
                     break
-                boxes = boxes[fits]
-            placed = np.concatenate([placed, boxes[:1]])
+                corners = corners[fits[:1]]
+            placed[count] = (corners[0, 0], corners[0, 1], corners[0, 0] + side, corners[0, 1] + side)
         else:
             result: list[world.Box] = [None] * len(sides)  # type: ignore[list-item]
             for row, index in enumerate(order):
@@ -197,10 +199,10 @@ def random_sample(rng: random.Random, size: int = 64, mix: DataMix = DataMix()) 
     instances, regions = [], []
     for group, group_id, own_boxes in zip(groups, caption.group_ids, group_boxes):
         colour = group.color if group.color is not None else rng.choice(list(world.PALETTE))
-        scene_group = scene.group(group_id)
+        phrase = scene.group(group_id).instance_phrase
         for instance, box in enumerate(own_boxes):
             instances.append(ShapeInstance(group.shape, colour, box))
-            regions.append(Region(phrase=scene_group.instance_phrase, box=box, group=group_id, instance=instance))
+            regions.append(Region(phrase=phrase, box=box, group=group_id, instance=instance))
     layout = Layout(regions=tuple(regions), prompt=scene.prompt, scene=scene)
     return Sample(image=render(instances, size), caption=scene.prompt, scene=scene, layout=layout,
                   instances=tuple(instances))

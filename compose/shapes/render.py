@@ -17,7 +17,10 @@ import numpy as np
 from compose.shapes import world
 
 SUPERSAMPLE = 4
-_CIRCLE_POINTS = 96
+# A circle is drawn as a 96-gon: at 4x supersampling its edge is within 0.1% of the true radius.
+_CIRCLE_ANGLES = np.linspace(0, 2 * math.pi, 96, endpoint=False)
+_CIRCLE_UNIT = np.stack([np.cos(_CIRCLE_ANGLES), np.sin(_CIRCLE_ANGLES)], axis=1)
+_CIRCLE_UNIT.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,7 @@ def shape_outline(shape: str, box: world.Box) -> np.ndarray:
     elif shape == "diamond":
         points = [(cx, y0), (x1, cy), (cx, y1), (x0, cy)]
     elif shape == "circle":
-        points = [(cx + half * math.cos(2 * math.pi * k / _CIRCLE_POINTS),
-                   cy + half * math.sin(2 * math.pi * k / _CIRCLE_POINTS)) for k in range(_CIRCLE_POINTS)]
+        return _CIRCLE_UNIT * half + (cx, cy)
     elif shape == "star":
         points = []
         for k in range(10):
