@@ -17,9 +17,6 @@ from pathlib import Path
 
 logger = logging.getLogger("compose")
 
-MAX_PROMPT_WORDS = 2000
-
-
 class UsageError(Exception):
     """Bad command-line input: reported as one line, exit status 2."""
 
@@ -54,11 +51,10 @@ def _png_bytes(image) -> bytes:
 
 
 def _check_prompt(prompt: str) -> str:
-    if not prompt or not prompt.strip():
-        raise ValueError("the prompt is empty; describe at least one object, e.g. \"a red circle\"")
-    words = len(prompt.split())
-    if words > MAX_PROMPT_WORDS:
-        raise ValueError(f"the prompt has {words} words; at most {MAX_PROMPT_WORDS} are read")
+    """The parser's own input rule (empty, too long), checked before any model is loaded."""
+    from compose.parsing import check_prompt
+
+    check_prompt(prompt)
     return prompt
 
 
@@ -190,16 +186,26 @@ def _generate_batch(args, size) -> int:
 # ------------------------------------------------------------------------------------------- train
 
 
+# Flags of `compose train` and the TrainConfig fields they set. Left out, a flag keeps the default of a
+# fresh run, or the saved value of a resumed one.
+TRAIN_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "learning_rate",
+               "warmup_steps": "warmup_steps", "seed": "seed", "workers": "workers",
+               "mixed_precision": "mixed_precision", "checkpoint_minutes": "checkpoint_minutes",
+               "validate_every": "validate_every", "time_limit": "time_limit_minutes", "budget": "budget_minutes",
+               "threads": "threads", "region_fraction": "region_fraction", "stop_at": "stop_at_step"}
+
+
 def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
-    config = TrainConfig(output=str(args.out), steps=args.steps, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, seed=args.seed,
-                         workers=args.workers,
-                         mixed_precision=args.mixed_precision, checkpoint_minutes=args.checkpoint_minutes,
-                         validate_every=args.validate_every, time_limit_minutes=args.time_limit,
-                         budget_minutes=args.budget, threads=args.threads, progress=not args.quiet,
-                         region_fraction=args.region_fraction, stop_at_step=args.stop_at)
+    given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
+    if args.resume:
+        config = TrainConfig.saved(args.out)
+        for field, value in given.items():
+            setattr(config, field, value)
+    else:
+        config = TrainConfig(output=str(args.out), **given)
+    config.output, config.progress = str(args.out), not args.quiet
     folder = train(config, resume=args.resume)
     if args.export:
         export_model(folder, args.export)
@@ -264,11 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("prompt", nargs="?", metavar="PROMPT")
     sub.add_argument("--layout", type=Path, metavar="FILE", help="use this layout file's regions")
     sub.add_argument("-o", "--output", type=Path, default=Path("out.png"), metavar="OUT.png")
-    sub.add_argument("--method", default="compose", help="compose (default) or plain")
+    sub.add_argument("--method", default="compose", choices=("compose", "plain", "compose-stage1", "compose-stages12"),
+                     help="compose (default: parse, plan, region-guided), plain (the whole prompt, no layout), "
+                          "or a stage variant of compose")
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--steps", type=int, default=25)
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
-    sub.add_argument("--sampler", default="ddim", help="ddim (default), dpm or euler")
+    sub.add_argument("--sampler", default="ddim", choices=("ddim", "dpm", "euler"), help="default ddim")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
     sub.add_argument("--size", default=None, metavar="WxH", help="picture size; default the model's native size")
     sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -300,18 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("train", help="train the bundled model on the shapes world")
     sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, log, plot)")
-    sub.add_argument("--steps", type=int, default=12000)
-    sub.add_argument("--batch-size", type=int, default=32)
-    sub.add_argument("--learning-rate", type=float, default=3e-4)
-    sub.add_argument("--warmup-steps", type=int, default=200)
-    sub.add_argument("--region-fraction", type=float, default=0.5,
+    sub.add_argument("--steps", type=int, help="total steps of the schedule (default 12000)")
+    sub.add_argument("--batch-size", type=int, help="default 32")
+    sub.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (default 3e-4)")
+    sub.add_argument("--warmup-steps", type=int, help="default 200")
+    sub.add_argument("--region-fraction", type=float,
                      help="share of batches trained with region-masked conditioning (default 0.5)")
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
-    sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    sub.add_argument("--mixed-precision", default="no", choices=("no", "bf16", "fp16"))
-    sub.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    sub.add_argument("--validate-every", type=int, default=1000, help="steps between validations (0: never)")
+    sub.add_argument("--seed", type=int, help="default 0")
+    sub.add_argument("--workers", type=int, help="data-loader worker processes (default 1)")
+    sub.add_argument("--threads", type=int, help="torch CPU threads")
+    sub.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), help="default no")
+    sub.add_argument("--checkpoint-minutes", type=float, help="default 5")
+    sub.add_argument("--validate-every", type=int, help="steps between validations (0: never; default 1000)")
     sub.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this")
     sub.add_argument("--budget", type=float, default=None, metavar="MINUTES",
                      help="fit the learning-rate schedule to this wall-time budget instead of --steps")
@@ -341,8 +349,6 @@ def _quiet_libraries(debug: bool) -> None:
     """Keep diffusers' and transformers' loading bars and notices off the terminal (on with --debug)."""
     if debug:
         return
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")

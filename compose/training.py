@@ -18,6 +18,7 @@ checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -41,6 +42,9 @@ REGION_MIX = DataMix(object_count_weights=(2, 2, 2, 1.5, 1.5, 1, 1, 1), relation
                      negation_probability=0.0, location_probability=0.0)
 MAX_REGIONS = 8
 TOKENIZER_CORPUS_SEED = 12345
+# What a resumed run may change; everything else must match the run's saved config.
+RESUMABLE_FIELDS = ("steps", "checkpoint_minutes", "validate_every", "workers", "time_limit_minutes", "threads",
+                    "progress", "mixed_precision", "output", "stop_at_step")
 
 
 @dataclass
@@ -74,6 +78,35 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def saved(cls, folder: str | Path) -> TrainConfig:
+        """The config a run folder was started with (its config.json)."""
+        path = Path(folder) / "config.json"
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"--resume: cannot read the run's config {path} ({error})") from error
+
+    def check(self) -> None:
+        """Each knob within its rule; a ValueError names the flag and what is allowed."""
+        rules = [
+            (self.steps >= 1, f"--steps {self.steps}: give at least 1"),
+            (self.batch_size >= 1, f"--batch-size {self.batch_size}: give at least 1"),
+            (self.learning_rate > 0, f"--learning-rate {self.learning_rate}: must be positive"),
+            (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: must be 0 or more"),
+            (self.workers >= 0, f"--workers {self.workers}: must be 0 (load in this process) or more"),
+            (0 <= self.region_fraction <= 1, f"--region-fraction {self.region_fraction}: must lie in [0, 1]"),
+            (0 <= self.caption_dropout < 1, f"caption_dropout {self.caption_dropout}: must lie in [0, 1)"),
+            (self.validate_every >= 0, f"--validate-every {self.validate_every}: must be 0 (never) or more"),
+            (self.checkpoint_minutes > 0, f"--checkpoint-minutes {self.checkpoint_minutes}: must be positive"),
+            (self.mixed_precision in ("no", "bf16", "fp16"), f"--mixed-precision {self.mixed_precision!r}: "
+             "choose no, bf16 or fp16"),
+            (self.budget_minutes is None or self.budget_minutes > 0, f"--budget {self.budget_minutes}: must be positive"),
+        ]
+        for holds, message in rules:
+            if not holds:
+                raise ValueError(message)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -176,8 +209,8 @@ def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str,
     optimizer.load_state_dict(state_dict)
 
 
-def save_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], parameters: list[torch.nn.Parameter],
-                    optimizer, trainer_state: dict) -> None:
+def save_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], optimizer,
+                    trainer_state: dict) -> None:
     """Write the checkpoint to folder/checkpoint atomically (a new folder, then a rename)."""
     from safetensors.torch import save_file
 
@@ -205,6 +238,8 @@ def load_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], 
     from safetensors.torch import load_file
 
     checkpoint = folder / "checkpoint"
+    if not checkpoint.is_dir() and (folder / "checkpoint.old").is_dir():
+        checkpoint = folder / "checkpoint.old"  # a stop between save_checkpoint's two renames
     bundle.unet.load_state_dict(load_file(checkpoint / "unet.safetensors"))
     bundle.text_encoder.load_state_dict(load_file(checkpoint / "text_encoder.safetensors"))
     saved_ema = load_file(checkpoint / "ema.safetensors")
@@ -256,6 +291,7 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
     results: dict[str, list[bool]] = {}
     size = bundle.native_size
     side = size // bundle.codec.downscale
+    modes = [(module, module.training) for module in (bundle.unet, bundle.text_encoder)]
     bundle.unet.eval()
     bundle.text_encoder.eval()
     with torch.no_grad():
@@ -285,8 +321,8 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
                 for case, image in zip(chunk, images):
                     verdict = score(case["scene"], detect(image), layout=case["layout"])
                     results.setdefault(kind, []).append(bool(verdict.correct_strict))
-    bundle.unet.train()
-    bundle.text_encoder.train()
+    for module, training in modes:
+        module.train(training)
     return {kind: sum(values) / len(values) for kind, values in results.items()}
 
 
@@ -340,19 +376,26 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     if resume:
-        if not (folder / "checkpoint" / "trainer_state.json").is_file():
+        if not any((folder / name / "trainer_state.json").is_file() for name in ("checkpoint", "checkpoint.old")):
             raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
-        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        saved.update({k: v for k, v in config.to_dict().items()
-                      if k in ("steps", "checkpoint_minutes", "validate_every", "workers", "time_limit_minutes",
-                               "threads", "progress", "mixed_precision", "output", "stop_at_step")})
+        saved = TrainConfig.saved(folder).to_dict()
+        wanted = config.to_dict()
+        changed = [key for key in saved if key not in RESUMABLE_FIELDS and key != "budget_minutes"
+                   and wanted[key] != saved[key] and not (key == "model" and TrainConfig.from_dict(
+                       {"output": "", "model": wanted[key]}).model == TrainConfig.from_dict(
+                       {"output": "", "model": saved[key]}).model)]
+        if changed:
+            raise ValueError(f"--resume: {', '.join(changed)} cannot change when a run is resumed (saved in "
+                             f"{folder / 'config.json'}); start a new run in another --out to change them")
+        saved.update({key: wanted[key] for key in RESUMABLE_FIELDS})
+        saved["budget_minutes"] = None  # the first run's budget already fixed `steps`
         config = TrainConfig.from_dict(saved)
-    elif (folder / "checkpoint").exists():
+    elif (folder / "checkpoint").exists() or (folder / "checkpoint.old").exists():
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
+    config.check()
 
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
-    torch.manual_seed(config.seed + accelerator.process_index)
     if main:
         folder.mkdir(parents=True, exist_ok=True)
     if resume:
@@ -365,8 +408,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             tokenizer.save_pretrained(folder / "tokenizer")
             (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
 
-    torch.manual_seed(config.seed)  # identical initial weights in every process
-    bundle = build_shapes_model(config.model, tokenizer)
+    with torch.random.fork_rng(devices=[]):  # identical initial weights in every process; global RNG untouched
+        torch.manual_seed(config.seed)
+        bundle = build_shapes_model(config.model, tokenizer)
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
     parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -389,6 +433,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                                          prefetch_factor=4 if config.workers > 0 else None)
     cases = validation_set(config.validation_seeds) if main else []
     # A fresh run starts a fresh log (a crashed earlier attempt in the same folder must not leak into it).
+    if main and resume:
+        _drop_log_after(folder / "train_log.jsonl", state["step"])
     log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8") if main else None
     side = config.model.image_size // config.model.fold
     started = time.time()
@@ -406,7 +452,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     def checkpoint():
         state["elapsed_seconds"] = elapsed_before + time.time() - started
         if main:
-            save_checkpoint(folder, bundle_view, ema, parameters, optimizer, state)
+            save_checkpoint(folder, bundle_view, ema, optimizer, state)
 
     def run_validation():
         if not main:
@@ -414,14 +460,15 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         swapped = [p.detach().clone() for p in parameters]
         for p, e in zip(parameters, ema):
             p.data.copy_(e)
-        accuracy = validate(bundle_view, cases)
-        for p, s in zip(parameters, swapped):
-            p.data.copy_(s)
+        try:
+            accuracy = validate(bundle_view, cases)
+        finally:  # the live weights come back even if validation fails
+            for p, s in zip(parameters, swapped):
+                p.data.copy_(s)
         record = {"step": state["step"], "validation": accuracy, "elapsed_seconds": round(
             elapsed_before + time.time() - started, 1)}
         log_file.write(json.dumps(record) + "\n")
         log_file.flush()
-        logger.info("validation at step %d: %s", state["step"], accuracy)
         progress.write(f"validation at step {state['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in accuracy.items()))
 
     stop_reason = "steps"
@@ -429,7 +476,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.budget_minutes:
         config.steps = max(config.steps, budget_probe_end + 1)
     window_loss, window_samples, window_start = [], 0, time.time()
-    with region_attention(bundle_view.unet, None) as processor:
+    with _close_on_error(log_file, progress), region_attention(bundle_view.unet, None) as processor:
         for batch in loader:
             if state["step"] >= config.steps:
                 break
@@ -516,6 +563,27 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         write_plot(folder)
     logger.info("training stopped at step %d (%s)", state["step"], stop_reason)
     return folder
+
+
+@contextlib.contextmanager
+def _close_on_error(*resources):
+    """Close the log file and progress bar if training stops with an error (the normal path closes them)."""
+    try:
+        yield
+    except BaseException:
+        for resource in resources:
+            if resource is not None:
+                resource.close()
+        raise
+
+
+def _drop_log_after(path: Path, step: int) -> None:
+    """Keep only the log records up to the checkpoint's step: a resumed run logs the later steps again."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def _hardware_name(device: torch.device, processes: int) -> str:

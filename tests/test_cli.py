@@ -42,13 +42,13 @@ def test_parse_prints_one_json_line_per_prompt_and_a_readable_form(capsys):
 @pytest.mark.parametrize("argv,fragment", [
     (["parse", ""], "empty"),
     (["parse", "   "], "empty"),
-    (["parse", " ".join(["circle"] * 10_000)], "words"),
+    (["parse", " ".join(["circle"] * 10_000)], "at most 10,000"),
     (["parse", "the and of"], "names no object"),
     (["parse", "a red circle", "--bogus"], "unrecognized arguments: --bogus"),
     (["layout"], "give a PROMPT or --from FILE"),
     (["layout", "a red circle to the left of a blue square. The square is left of the circle."], "contradict"),
     (["layout", "nine red circles"], "9 objects"),
-    (["generate", "a red circle", "--method", "magic"], "--method 'magic'"),
+    (["generate", "a red circle", "--method", "magic"], "invalid choice: 'magic'"),
     (["generate", "a red circle", "--model", "/no/such/model"], "no such file or folder"),
     (["generate", "a red circle", "--size", "64x32"], "square"),
 ])

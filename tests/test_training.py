@@ -103,3 +103,25 @@ def test_min_snr_weights_cap_low_noise_steps():
     snr = alphas / (1 - alphas)
     assert weights[0] == pytest.approx(5.0 / (snr[0] + 1))
     assert weights[1] == pytest.approx(snr[1] / (snr[1] + 1))
+
+
+def test_resume_refuses_changed_identity_and_keeps_one_log_line_per_step(tmp_path):
+    interrupted = tiny_config(tmp_path / "run", 4)
+    interrupted.stop_at_step = 2
+    train(interrupted)
+    changed = tiny_config(tmp_path / "run", 4)
+    changed.batch_size = 8
+    with pytest.raises(ValueError, match="batch_size cannot change"):
+        train(changed, resume=True)
+    log = tmp_path / "run" / "train_log.jsonl"
+    log.write_text(log.read_text() + '{"step": 3, "loss": 1.0}\n')  # written after the checkpoint, then a stop
+    train(tiny_config(tmp_path / "run", 4), resume=True)
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == sorted(steps) and steps.count(3) == 0
+
+
+def test_bad_training_knobs_are_named(tmp_path):
+    config = tiny_config(tmp_path / "run", 4)
+    config.region_fraction = 2.0
+    with pytest.raises(ValueError, match="--region-fraction 2.0"):
+        train(config)

@@ -166,22 +166,21 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     """Write a bundled-format model folder: configs, safetensors weights (in `dtype`), tokenizer."""
     from diffusers import DDPMScheduler
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    import copy
+
     if not isinstance(bundle.codec, PixelFoldCodec):
         raise ValueError("save_bundle writes pixel-fold models; save Stable Diffusion parts with diffusers")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, module in (("unet", bundle.unet), ("text_encoder", bundle.text_encoder)):
-        original_dtype = next(module.parameters()).dtype
-        module.to(dtype)
-        try:
-            module.save_pretrained(folder / name, safe_serialization=True, max_shard_size=max_shard_size)
-        finally:
-            module.to(original_dtype)
+        # A converted copy: casting the caller's module down and back would round its weights.
+        copy.deepcopy(module).to(dtype).save_pretrained(folder / name, safe_serialization=True,
+                                                        max_shard_size=max_shard_size)
     bundle.tokenizer.save_pretrained(folder / "tokenizer")
     DDPMScheduler.from_config(bundle.scheduler_config).save_pretrained(folder / "scheduler")
-    meta = {"format": MODEL_FORMAT, "codec": {"type": "pixel_fold", "fold": bundle.codec.fold},
-            "native_size": bundle.native_size, "text_length": bundle.text_length,
-            "phrase_length": bundle.phrase_length, **bundle.info, **(info or {})}
+    meta = {**bundle.info, **(info or {}), "format": MODEL_FORMAT,
+            "codec": {"type": "pixel_fold", "fold": bundle.codec.fold}, "native_size": bundle.native_size,
+            "text_length": bundle.text_length, "phrase_length": bundle.phrase_length}
     (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -211,6 +210,8 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
 
     from transformers.utils import logging as transformers_logging
 
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"--device {device}: this torch build sees no CUDA GPU; use --device cpu")
     diffusers_logging.disable_progress_bar()  # loading bars for a 20 MB model are only noise
     transformers_logging.disable_progress_bar()
     if name_or_path in (None, "bundled", BUNDLED_NAME):
@@ -237,14 +238,21 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
 
     meta_file = path / "compose_model.json"
     if meta_file.is_file():
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        if meta.get("format") != MODEL_FORMAT or meta.get("codec", {}).get("type") != "pixel_fold":
-            raise ModelLoadError(f"{meta_file}: format must be {MODEL_FORMAT} with a pixel_fold codec")
-        codec = PixelFoldCodec(int(meta["codec"]["fold"]))
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            if meta.get("format") != MODEL_FORMAT or meta.get("codec", {}).get("type") != "pixel_fold":
+                raise ModelLoadError(f"{meta_file}: format must be {MODEL_FORMAT} with a pixel_fold codec")
+            codec = PixelFoldCodec(int(meta["codec"]["fold"]))
+            sizes = {key: int(meta[key]) for key in ("native_size", "text_length", "phrase_length")}
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+            if isinstance(error, ModelLoadError):
+                raise
+            raise ModelLoadError(f"{meta_file}: not a valid compose model description ({type(error).__name__}: "
+                                 f"{error}); it needs format, codec.fold, native_size, text_length and "
+                                 "phrase_length") from error
         bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                              scheduler_config=scheduler_config, codec=codec, name=meta.get("name", path.name),
-                             native_size=int(meta["native_size"]), text_length=int(meta["text_length"]),
-                             phrase_length=int(meta["phrase_length"]), info=meta)
+                             info=meta, **sizes)
     elif (path / "vae").is_dir():
         from diffusers import AutoencoderKL
 

@@ -66,8 +66,3 @@ def encode_texts(text_encoder, tokenizer, texts: list[str], length: int) -> torc
     tokens = tokenizer(texts, padding="max_length", max_length=length, truncation=True, return_tensors="pt")
     device = next(text_encoder.parameters()).device
     return text_encoder(tokens.input_ids.to(device))[0]
-
-
-def token_count(tokenizer, text: str) -> int:
-    """How many tokens a text takes, start and end tokens included."""
-    return len(tokenizer(text).input_ids)
