@@ -19,6 +19,7 @@ Negations in the prompt ("no stars") become the negative conditioning of classif
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from compose.attention import box_coverage
-from compose.sampling import denoise, encode_regions, initial_noise, region_uncondition, to_uint8
+from compose.sampling import check_size, denoise, encode_regions, initial_noise, region_uncondition, to_uint8
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ class ComposePipeline:
 
     def check_inputs(self, prompts, layouts, seeds, steps, refine_strength, size):
         if prompts is None and layouts is None:
-            raise ValueError("give prompts or layouts")
+            raise ValueError("give prompt= (text, or a list of texts) or layout= (a Layout, or a list of them)")
         count = len(prompts) if prompts is not None else len(layouts)
+        if count == 0:
+            raise ValueError("prompt= / layout= is an empty list; give at least one picture to draw")
         if prompts is not None and layouts is not None and len(prompts) != len(layouts):
             raise ValueError(f"{len(prompts)} prompts but {len(layouts)} layouts; give one layout per prompt")
         if len(seeds) != count:
@@ -104,8 +107,7 @@ class ComposePipeline:
             raise ValueError(f"steps {steps}: give between 1 and 1000 denoising steps")
         if not 0.0 <= refine_strength <= 1.0:
             raise ValueError(f"refine_strength {refine_strength}: give a fraction of the schedule in [0, 1]")
-        if size % self.bundle.codec.downscale:
-            raise ValueError(f"size {size}: must be a multiple of {self.bundle.codec.downscale} for this model")
+        check_size(size, self.bundle.codec.downscale)
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
@@ -128,7 +130,7 @@ class ComposePipeline:
         # 1. Check inputs; parse the prompts and plan layouts for those that have none.
         prompts = [prompt] if isinstance(prompt, str) else prompt
         layouts = [layout] if isinstance(layout, Layout) else layout
-        seeds = [seed] if isinstance(seed, int) else list(seed)
+        seeds = [int(seed)] if isinstance(seed, numbers.Integral) else [int(value) for value in seed]
         bundle = self.bundle
         size = size or bundle.native_size
         count = self.check_inputs(prompts, layouts, seeds, steps, refine_strength, size)
@@ -160,7 +162,8 @@ class ComposePipeline:
         # 3. Encode text: each phrase on its own, the background, and the negative prompt.
         backgrounds = {background if background is not None else (item.background or "") for item in layouts}
         if len(backgrounds) > 1:
-            raise ValueError("all layouts of one call must share their background; call once per background")
+            raise ValueError(f"the layouts of one call have different backgrounds {sorted(backgrounds)}; "
+                             "call once per background")
         background_text = backgrounds.pop()
         # The call's negative prompt, else the layout file's own (layout-files spec v1: `negative`).
         negatives = [negative_text(scene, negative if negative is not None else item.negative)

@@ -16,6 +16,12 @@ from compose.attention import region_attention
 from compose.model.text import encode_texts
 
 
+def check_size(size: int, downscale: int) -> None:
+    """A picture side the model can draw: positive and a multiple of its sample grid's cell."""
+    if size <= 0 or size % downscale:
+        raise ValueError(f"size {size}: give a positive multiple of {downscale} pixels for this model")
+
+
 def encode_prompts(bundle, prompts: list[str], length: int | None = None) -> torch.Tensor:
     """(B, L, D) text embeddings of whole prompts (L = the model's caption length unless given).
 
@@ -79,6 +85,7 @@ def generate_plain(bundle, prompts: list[str], seeds: list[int], steps: int = 25
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds; give one seed per prompt")
     size = size or bundle.native_size
+    check_size(size, bundle.codec.downscale)
     scheduler = bundle.make_scheduler(sampler)
     scheduler.set_timesteps(steps)
     generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]

@@ -190,7 +190,7 @@ def test_a_layout_files_negative_prompt_is_used(pipeline):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({}, "give prompts or layouts"),
+    ({}, "give prompt= "),
     ({"prompt": "a red circle", "seed": [0, 1]}, "seeds"),
     ({"prompt": ["a red circle", "a blue square"], "seed": [0]}, "seeds"),
     ({"layout": Layout(regions=())}, "no regions"),
