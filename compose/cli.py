@@ -132,7 +132,13 @@ def command_generate(args) -> int:
 
     size = parse_size(args.size)
     if args.prompts_file is not None:
+        if args.prompt is not None or args.layout is not None:
+            raise UsageError("compose generate: give PROMPT/--layout for one picture or --prompts FILE for a batch, "
+                             "not both (see 'compose generate --help')")
         return _generate_batch(args, size)
+    if args.out_dir is not None or args.seeds != 1:
+        raise UsageError("compose generate: --out-dir and --seeds belong to the batch form with --prompts FILE "
+                         "(see 'compose generate --help')")
     if args.prompt is None and args.layout is None:
         raise UsageError("compose generate: give a PROMPT, --layout FILE or --prompts FILE (see 'compose generate --help')")
     layout = None

@@ -2,8 +2,8 @@
 
 Run by scripts/device_train.sh on the device machine (see README "Training"): trains with
 `compose.training.train` for BUDGET minutes, exports the EMA weights as a bundled-format model and
-writes the run's log, plot, config, tokenizer and EMA weights to OUT as a tar split into parts that
-the device tool can bring back (each under 16 MB).
+writes the exported model with the run's log, plot, config and tokenizer to OUT/gpu_run.tar (the
+shell script then splits it into parts under 16 MB that the device tool can bring back).
 """
 
 import json

@@ -154,10 +154,9 @@ def write_caption(plan: CaptionPlan, rng: random.Random) -> Caption:
             return phrase + " " + rng.choice(LOCATION_PHRASES[location])
         return phrase
 
-    for index, group in enumerate(groups):
-        if group.location is not None and plan.relations:
-            # Locations are only written in list form, where no relation phrase follows the mention.
-            raise ValueError("a caption plan with relations cannot also carry locations")
+    if plan.relations and any(group.location is not None for group in groups):
+        # Locations are only written in list form, where no relation phrase follows the mention.
+        raise ValueError("a caption plan with relations cannot also carry locations")
 
     if not plan.relations:
         text = rng.choice(OPENERS) + _join_list([mention(i, True) for i in range(len(groups))], rng)
@@ -198,6 +197,7 @@ def write_caption(plan: CaptionPlan, rng: random.Random) -> Caption:
     lowered = text.lower()
     for index, phrase in phrases.items():
         start = lowered.find(phrase.lower())
+        assert start >= 0, (phrase, text)  # every first mention is in the text by construction
         phrases[index] = text[start:start + len(phrase)]
     ids = {index: new_id for new_id, index in enumerate(order)}
     objects = tuple(

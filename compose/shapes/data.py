@@ -146,10 +146,8 @@ def _choose_negations(groups: list[GroupSpec], mix: DataMix, rng: random.Random)
     present = {(g.shape, g.color) for g in groups}
     present_shapes = {g.shape for g in groups}
     present_colors = {g.color for g in groups}
-    if None in present_colors:  # an uncoloured group may take any colour: negate only absent shapes
-        options = [Negation(shape, None) for shape in world.SHAPES if shape not in present_shapes]
-    else:
-        options = [Negation(shape, None) for shape in world.SHAPES if shape not in present_shapes]
+    options = [Negation(shape, None) for shape in world.SHAPES if shape not in present_shapes]
+    if None not in present_colors:  # an uncoloured group may take any colour: then negate only absent shapes
         options += [Negation(None, color) for color in world.PALETTE if color not in present_colors]
         options += [Negation(shape, color) for shape in world.SHAPES for color in world.PALETTE
                     if (shape, color) not in present and shape in present_shapes]
