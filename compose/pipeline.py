@@ -170,7 +170,8 @@ class ComposePipeline:
                      for scene, item in zip(scenes, layouts)]
         with torch.no_grad():
             condition, coverage = encode_regions(bundle, phrases, padded, background=background_text, slots=slots)
-            uncondition, uncondition_coverage = self._negative_tokens(negatives, slots, padded)
+            uncondition, uncondition_coverage = self._negative_tokens(negatives, slots, padded,
+                                                                      [len(item.regions) for item in layouts])
         lap("encode")
 
         # 4. Initial noise, one generator per picture (the same seed gives the same picture).
@@ -208,21 +209,25 @@ class ComposePipeline:
     def _refine_step_count(steps: int, strength: float) -> int:
         return min(steps, int(round(steps * strength)))
 
-    def _negative_tokens(self, texts: list[str], slots: int, region_maps: torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _negative_tokens(self, texts: list[str], slots: int, region_maps: torch.Tensor,
+                         region_counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-picture unconditional tokens and their coverage: each picture's negative prompt ("" for none)
         is seen only outside its objects' regions (where a stray, negated object would appear), so it
-        steers the background away from it without pulling the asked objects off their phrases."""
+        steers the background away from it without pulling the asked objects off their phrases.
+
+        Beside it stand copies of the empty prompt, one per region of the picture; how many copies are
+        attended sets the negative prompt's weight outside the regions, so each picture sees exactly its
+        own count (the copies of slots its batch adds for other pictures are seen nowhere) and draws the
+        same alone or in any batch. (One copy only, tried on the benchmark, weighted the negative prompt
+        too strongly: negation fell from 82% to 77% and complex from 77% to 67% strict.)"""
         encoded = {text: region_uncondition(self.bundle, slots, text=text) for text in set(texts)}
         tokens = torch.cat([encoded[text] for text in texts])
         length = self.bundle.phrase_length
         outside = (1 - region_maps.sum(dim=1)).clamp(0, 1)  # (B, side, side)
         coverage = torch.ones(tokens.shape[0], tokens.shape[1], *region_maps.shape[2:], device=region_maps.device)
         coverage[:, :length] = outside[:, None]
-        # One copy of the empty prompt is seen everywhere and the further copies nowhere: with a negative
-        # prompt, how many copies are attended would otherwise set its weight outside the regions, and a
-        # picture would change with the number of slots its batch needs.
-        coverage[:, 2 * length:] = 0
+        for row, count in enumerate(region_counts):
+            coverage[row, (1 + count) * length:] = 0
         return tokens, coverage
 
     def _refine(self, latents, phrases, maps, object_seeds, background_text, negatives, steps, guidance,
@@ -249,7 +254,7 @@ class ComposePipeline:
             condition, coverage = encode_regions(bundle, [[phrases[image][k]] for image, k in owners],
                                                  object_maps[:, None], background=background_text, slots=1)
             uncondition, uncondition_coverage = self._negative_tokens([negatives[image] for image, _ in owners], 1,
-                                                                      object_maps[:, None])
+                                                                      object_maps[:, None], [1] * len(owners))
 
         def keep_the_rest(index: int, current: torch.Tensor) -> None:
             # Everything outside the object's region goes back to the stage-1 picture at the same noise level.
