@@ -149,7 +149,7 @@ def command_generate(args) -> int:
     prompt = _check_prompt(args.prompt) if args.prompt is not None else None
     generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
     result = generator(prompt=prompt, layout=layout, method=args.method, seed=args.seed, steps=args.steps,
-                       guidance=args.guidance, size=size)
+                       guidance=args.guidance, size=size, negative=args.negative, background=args.background)
     output = args.output
     _write_atomically(output, _png_bytes(result.image))
     _write_atomically(output.with_suffix(".json"), (json.dumps(result.to_dict(), indent=2) + "\n").encode("utf-8"))
@@ -178,7 +178,8 @@ def _generate_batch(args, size) -> int:
         stem = args.out_dir / f"{line:04d}-s{seed}"
         try:
             result = generator(prompt=_check_prompt(prompt), method=args.method, seed=seed, steps=args.steps,
-                               guidance=args.guidance, size=size)
+                               guidance=args.guidance, size=size, negative=args.negative,
+                               background=args.background)
         except ValueError as error:
             failures += 1
             record = {"prompt": prompt, "method": args.method, "seed": seed, "error": str(error)}
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--steps", type=int, default=25)
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--negative", default=None, metavar="TEXT",
+                     help="a negative prompt, added to the prompt's own negations (\"no stars\")")
+    sub.add_argument("--background", default=None, metavar="TEXT",
+                     help="what fills the rest of the picture (default: the layout's, or none)")
     sub.add_argument("--sampler", default="ddim", choices=("ddim", "dpm", "euler"), help="default ddim")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
     sub.add_argument("--size", default=None, metavar="WxH", help="picture size; default the model's native size")

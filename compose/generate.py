@@ -90,7 +90,10 @@ class Generator:
         self.pipeline = None  # the compose pipeline, built on first use
 
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
-                 seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None) -> GenerationResult:
+                 seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
+                 negative: str | None = None, background: str | None = None) -> GenerationResult:
+        """Draw one picture. `negative` adds to the prompt's own negations; `background` overrides a
+        layout's (compose methods; plain feeds `negative` to classifier-free guidance's other branch)."""
         if method not in METHODS:
             raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if prompt is None and layout is None:
@@ -111,7 +114,7 @@ class Generator:
 
             clock = time.perf_counter()
             image = generate_plain(self.bundle, [text], [seed], steps=steps, guidance=guidance, size=size,
-                                   sampler=self.sampler)[0]
+                                   sampler=self.sampler, negative=negative or "")[0]
             timings["generate"] = time.perf_counter() - clock
             return GenerationResult(image=image, prompt=prompt, scene=scene, layout=layout, method=method,
                                     seed=seed, model=self.model_name, steps=steps, guidance=guidance,
@@ -122,7 +125,7 @@ class Generator:
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
         output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
-                               refine=refine, progress=self.progress)
+                               refine=refine, negative=negative, background=background, progress=self.progress)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
                                 layout=output.layouts[0], method=method, seed=seed, model=self.model_name,

@@ -98,3 +98,17 @@ def test_help_works_without_heavy_imports():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("[]")
     assert "parse" in result.stdout and "generate" in result.stdout and "bench" in result.stdout
+
+
+def test_generate_writes_picture_and_json_with_negative_prompt(tmp_path, capsys):
+    output = tmp_path / "picture.png"
+    status, _, err = run(capsys, "generate", "a red circle to the left of a blue square", "--negative", "stars",
+                         "--steps", "4", "--quiet", "-o", str(output))
+    assert status == 0, err
+    record = json.loads(output.with_suffix(".json").read_text())
+    assert record["method"] == "compose" and record["seed"] == 0 and record["steps"] == 4
+    assert record["scene"]["objects"][0]["noun"] == "circle" and len(record["layout"]["objects"]) == 2
+    assert {"stage1", "plan", "parse"} <= set(record["timings"])
+    from PIL import Image
+
+    assert Image.open(output).size == (64, 64)
