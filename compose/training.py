@@ -476,8 +476,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.budget_minutes:
         config.steps = max(config.steps, budget_probe_end + 1)
     window_loss, window_samples, window_start = [], 0, time.time()
+    window_wait, waiting_since = 0.0, time.time()  # time spent waiting for the data loader
     with _close_on_error(log_file, progress), region_attention(bundle_view.unet, None) as processor:
         for batch in loader:
+            window_wait += time.time() - waiting_since
             if state["step"] >= config.steps:
                 break
             if config.stop_at_step is not None and state["step"] >= config.stop_at_step:
@@ -543,9 +545,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                     log_file.write(json.dumps({"step": state["step"], "loss": round(mean_loss, 5),
                                                "lr": learning_rate_at(step, config),
                                                "samples_per_s": round(window_samples / seconds, 1),
+                                               "data_wait_fraction": round(window_wait / seconds, 3),
                                                "elapsed_seconds": round(elapsed_before + time.time() - started, 1)}) + "\n")
                     log_file.flush()
-                window_loss, window_samples, window_start = [], 0, time.time()
+                window_loss, window_samples, window_start, window_wait = [], 0, time.time(), 0.0
             if config.validate_every and state["step"] % config.validate_every == 0:
                 run_validation()
             if time.time() - last_checkpoint >= config.checkpoint_minutes * 60:
@@ -554,6 +557,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             if config.time_limit_minutes and time.time() - started >= config.time_limit_minutes * 60:
                 stop_reason = "time limit"
                 break
+            waiting_since = time.time()
     progress.close()
     checkpoint()
     if main and config.validate_every and state["step"] % config.validate_every != 0 and state["step"] >= config.steps:
