@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from compose.files import write_atomically
 
 logger = logging.getLogger("compose")
 
@@ -26,18 +27,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse API
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _png_bytes(image) -> bytes:
@@ -110,7 +99,7 @@ def command_layout(args) -> int:
     syntax = "yaml" if args.output and args.output.suffix in (".yaml", ".yml") else "json"
     text = layout_to_text(layout, syntax=syntax)
     if args.output:
-        _write_atomically(args.output, text.encode("utf-8"))
+        write_atomically(args.output, text, make_parents=True)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.image:
@@ -120,7 +109,7 @@ def command_layout(args) -> int:
 
         buffer = io.BytesIO()
         draw_layout(layout).save(buffer, format="PNG")
-        _write_atomically(args.image, buffer.getvalue())
+        write_atomically(args.image, buffer.getvalue(), make_parents=True)
     return 0
 
 
@@ -151,8 +140,8 @@ def command_generate(args) -> int:
     result = generator(prompt=prompt, layout=layout, method=args.method, seed=args.seed, steps=args.steps,
                        guidance=args.guidance, size=size, negative=args.negative, background=args.background)
     output = args.output
-    _write_atomically(output, _png_bytes(result.image))
-    _write_atomically(output.with_suffix(".json"), (json.dumps(result.to_dict(), indent=2) + "\n").encode("utf-8"))
+    write_atomically(output, _png_bytes(result.image), make_parents=True)
+    write_atomically(output.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n", make_parents=True)
     logger.info("wrote %s and %s", output, output.with_suffix(".json"))
     return 0
 
@@ -183,10 +172,10 @@ def _generate_batch(args, size) -> int:
         except ValueError as error:
             failures += 1
             record = {"prompt": prompt, "method": args.method, "seed": seed, "error": str(error)}
-            _write_atomically(stem.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+            write_atomically(stem.with_suffix(".json"), json.dumps(record, indent=2) + "\n", make_parents=True)
             continue
-        _write_atomically(stem.with_suffix(".png"), _png_bytes(result.image))
-        _write_atomically(stem.with_suffix(".json"), (json.dumps(result.to_dict(), indent=2) + "\n").encode("utf-8"))
+        write_atomically(stem.with_suffix(".png"), _png_bytes(result.image), make_parents=True)
+        write_atomically(stem.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n", make_parents=True)
     return 1 if failures else 0
 
 

@@ -11,9 +11,9 @@ Drawing happens at twice the size and is scaled down, so edges and text come out
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from compose.files import temporary_beside
 from compose.scene import Layout, Region
 
 # Distinct, strong colours (Tableau 10, then six more), given out in order to regions whose phrase
@@ -123,15 +123,8 @@ def save_layout_image(layout: Layout, path: str | os.PathLike, size: int | tuple
         raise ValueError(f"{path}: folder {str(path.parent)!r} does not exist; create it or save elsewhere")
     picture = draw_layout(layout, size)
     image_format = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}[suffix]
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with temporary_beside(path) as temporary:
         picture.save(temporary, format=image_format)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _picture_size(layout: Layout, size: int | tuple[int, int]) -> tuple[int, int]:

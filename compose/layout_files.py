@@ -47,10 +47,10 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from compose.files import write_atomically
 from compose.scene import LAYOUT_FORMAT, Layout, Polygon, Region
 
 SKETCH_FORMAT = "compose.sketch/v1"
@@ -142,7 +142,7 @@ def write_layout(layout: Layout, path: str | os.PathLike) -> None:
         raise LayoutFileError(str(path), "folder", (
             f"folder {str(path.parent)!r} does not exist; create it or write elsewhere"))
     text = layout_to_text(layout, syntax="json" if suffix == ".json" else "yaml")
-    _write_atomically(path, text)
+    write_atomically(path, text)
 
 
 def layout_to_text(layout: Layout, syntax: str = "json") -> str:
@@ -976,19 +976,6 @@ def _dump_json(data: dict[str, Any]) -> str:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _line_and_column(text: str, offset: int) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from compose.bench.suites import Suite, SuiteItem, ground_truth_image, load_suites
+from compose.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -566,10 +567,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, text, make_parents=True)
 
 
 # -- the summary ------------------------------------------------------------------------------------
