@@ -281,48 +281,35 @@ def validation_set(seeds: int) -> list[dict]:
 def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: float = 4.0,
              batch: int = 32) -> dict:
     """Accuracy per kind of validation case: the share of pictures the scorer reads back as correct
-    (strict for single objects and regions: exactly what was asked and nothing else)."""
-    from compose.attention import box_coverage
-    from compose.sampling import (denoise, encode_prompts, encode_regions, initial_noise, region_uncondition,
-                                  to_uint8)
-    from compose.shapes.detect import detect
-    from compose.shapes.score import score
+    (strict: exactly what was asked and nothing else). Captions go through the plain method and layouts
+    through the compose pipeline's stage 1: the same code that users run."""
+    from compose.pipeline import ComposePipeline
+    from compose.sampling import generate_plain
+    from compose.shapes.score import score_image
 
     results: dict[str, list[bool]] = {}
-    size = bundle.native_size
-    side = size // bundle.codec.downscale
     modes = [(module, module.training) for module in (bundle.unet, bundle.text_encoder)]
     bundle.unet.eval()
     bundle.text_encoder.eval()
-    with torch.no_grad():
-        uncondition = encode_prompts(bundle, [""])
+    pipeline = ComposePipeline.from_bundle(bundle)
+    try:
         for kind in ("single", "two_object", "regions"):
             group = [case for case in cases if case["kind"] == kind]
             for start in range(0, len(group), batch):
                 chunk = group[start:start + batch]
-                scheduler = bundle.make_scheduler("ddim")
-                scheduler.set_timesteps(steps)
-                generators = [torch.Generator("cpu").manual_seed(case["seed"]) for case in chunk]
-                latents = initial_noise(bundle, generators, size)
+                seeds = [case["seed"] for case in chunk]
                 if kind == "regions":
-                    phrases = [[r.phrase for r in case["layout"].regions] for case in chunk]
-                    boxes = torch.zeros(len(chunk), MAX_REGIONS, 4)
-                    for row, case in enumerate(chunk):
-                        boxes[row, :len(case["layout"].regions)] = torch.tensor([r.box for r in case["layout"].regions])
-                    condition, coverage = encode_regions(bundle, phrases, box_coverage(boxes, side).to(bundle.device),
-                                                         slots=MAX_REGIONS)
-                    uncond = region_uncondition(bundle, MAX_REGIONS)
-                    latents = denoise(bundle, scheduler, latents, condition, uncond, guidance, scheduler.timesteps,
-                                      coverage=coverage)
+                    images = pipeline(layout=[case["layout"] for case in chunk], seed=seeds, steps=steps,
+                                      guidance=guidance, refine=False).images
                 else:
-                    condition = encode_prompts(bundle, [case["scene"].prompt for case in chunk])
-                    latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps)
-                images = to_uint8(bundle.codec.decode(latents))
+                    images = generate_plain(bundle, [case["scene"].prompt for case in chunk], seeds, steps=steps,
+                                            guidance=guidance)
                 for case, image in zip(chunk, images):
-                    verdict = score(case["scene"], detect(image), layout=case["layout"])
+                    verdict = score_image(case["scene"], image, layout=case["layout"])
                     results.setdefault(kind, []).append(bool(verdict.correct_strict))
-    for module, training in modes:
-        module.train(training)
+    finally:
+        for module, training in modes:
+            module.train(training)
     return {kind: sum(values) / len(values) for kind, values in results.items()}
 
 
