@@ -80,18 +80,20 @@ class ComposePipeline:
     """Parse -> plan -> stage 1 (region-masked attention) -> stage 2 (per-object refinement) -> decode."""
 
     def __init__(self, unet, text_encoder, tokenizer, codec, scheduler_config: dict, native_size: int,
-                 phrase_length: int, text_length: int, sampler: str = "ddim"):
+                 phrase_length: int, text_length: int, sampler: str = "ddim", region_prefix: str = ""):
         from compose.model.bundle import ModelBundle
 
         self.bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                                   scheduler_config=scheduler_config, codec=codec, name="", native_size=native_size,
-                                  text_length=text_length, phrase_length=phrase_length)
+                                  text_length=text_length, phrase_length=phrase_length,
+                                  region_prefix=region_prefix)
         self.sampler = sampler
 
     @classmethod
     def from_bundle(cls, bundle, sampler: str = "ddim") -> ComposePipeline:
         return cls(bundle.unet, bundle.text_encoder, bundle.tokenizer, bundle.codec, bundle.scheduler_config,
-                   bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler)
+                   bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
+                   region_prefix=bundle.region_prefix)
 
     def check_inputs(self, prompts, layouts, seeds, steps, refine_strength, size):
         if prompts is None and layouts is None:

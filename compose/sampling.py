@@ -114,7 +114,7 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     for items in phrases:
         if len(items) > slots:
             raise ValueError(f"{len(items)} regions but only {slots} phrase slots")
-        texts.extend(items + [""] * (slots - len(items)))
+        texts.extend([region_text(bundle, item) for item in items] + [""] * (slots - len(items)))
     embeddings = encode_texts(bundle.text_encoder, bundle.tokenizer, texts, length)
     background_tokens = embeddings[:1].expand(batch, -1, -1)
     phrase_tokens = embeddings[1:].reshape(batch, slots * length, -1)
@@ -127,6 +127,12 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
         coverage[index, 1:1 + len(items)] = region_maps[index, :len(items)].float()
     coverage = coverage.repeat_interleave(length, dim=1)
     return condition, coverage
+
+
+def region_text(bundle, phrase: str) -> str:
+    """What the text encoder reads for one region phrase: the model's region marker (if it has one) first."""
+    prefix = getattr(bundle, "region_prefix", "")
+    return f"{prefix} {phrase}" if prefix and phrase else phrase
 
 
 def region_uncondition(bundle, slots: int, text: str = "") -> torch.Tensor:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from compose.model.bundle import ModelBundle, ShapesModelConfig, build_shapes_model, save_bundle
-from compose.shapes.data import TRAINING_MIX, DataMix, sample_at
+from compose.shapes.data import TRAINING_MIX, DataMix, sample_at, stream_seed
 
 logger = logging.getLogger(__name__)
 
@@ -178,12 +178,14 @@ def min_snr_weights(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor, gamma
     return torch.clamp(snr, max=gamma) / (snr + 1)
 
 
-def build_tokenizer():
-    """The caption tokenizer, learned from a fixed slice of the shapes stream (deterministic)."""
+def build_tokenizer(region_prefix: str = ""):
+    """The caption tokenizer, learned from a fixed slice of the shapes stream (deterministic): captions,
+    and region phrases as the model reads them (after its region marker)."""
     from compose.model.text import train_tokenizer
 
     corpus = [sample_at(TOKENIZER_CORPUS_SEED, index).caption for index in range(1500)]
-    corpus += [sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase for index in range(200)]
+    corpus += [f"{region_prefix} {sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase}"
+               for index in range(200)]
     return train_tokenizer(corpus)
 
 
@@ -390,7 +392,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
         tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
     else:  # deterministic, so every process builds the same one
-        tokenizer = build_tokenizer()
+        tokenizer = build_tokenizer(config.model.region_prefix)
         if main:
             tokenizer.save_pretrained(folder / "tokenizer")
             (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
@@ -432,7 +434,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     bundle_view = ModelBundle(unet=accelerator.unwrap_model(unet), text_encoder=accelerator.unwrap_model(text_encoder),
                               tokenizer=tokenizer, scheduler_config=bundle.scheduler_config, codec=bundle.codec,
                               name=bundle.name, native_size=bundle.native_size, text_length=bundle.text_length,
-                              phrase_length=bundle.phrase_length, info=bundle.info)
+                              phrase_length=bundle.phrase_length, info=bundle.info,
+                              region_prefix=bundle.region_prefix)
     # The training forward goes through the prepared (possibly distributed) text encoder.
     train_view = ModelBundle(**{**bundle_view.__dict__, "text_encoder": text_encoder})
 
@@ -481,7 +484,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             # Noise, timesteps and caption dropout come from a generator seeded by (seed, step, rank),
             # so a resumed run continues exactly as an uninterrupted one would.
             step_generator = torch.Generator(device).manual_seed(
-                (config.seed * 1_000_003 + step) * 64 + accelerator.process_index)
+                stream_seed(config.seed, step) * 64 + accelerator.process_index)
             noise = torch.randn(clean.shape, generator=step_generator, device=device, dtype=clean.dtype)
             timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
                                       generator=step_generator, device=device)

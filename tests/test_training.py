@@ -10,7 +10,7 @@ from compose.model.bundle import ModelLoadError, ShapesModelConfig, load_model
 from compose.training import (ShapesBatches, TrainConfig, export_model, learning_rate_at, min_snr_weights,
                               train)
 
-TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_heads=2, text_hidden=32, text_layers=1,
+TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2, text_hidden=32, text_layers=1,
                          text_heads=2, text_length=32, phrase_length=8)
 
 

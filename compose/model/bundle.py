@@ -36,8 +36,11 @@ class ShapesModelConfig:
 
     image_size: int = 64
     fold: int = 4  # pixels folded into channels: 64 x 64 x 3 -> 16 x 16 x 48
-    block_out_channels: tuple[int, ...] = (96, 192)
-    attention_levels: tuple[bool, ...] = (True, True)  # cross-attention at 16 x 16 and 8 x 8
+    # Three levels (16 x 16, 8 x 8, 4 x 4), attention at each: 0.67 s per CPU training step of 32 under
+    # bf16, against 0.95 s for the two-level (96, 192) UNet of shapes-v1; the 4 x 4 level sees the whole
+    # picture at once (how many objects there are).
+    block_out_channels: tuple[int, ...] = (64, 128, 128)
+    attention_levels: tuple[bool, ...] = (True, True, True)  # cross-attention at 16 x 16, 8 x 8 and 4 x 4
     layers_per_block: int = 1
     attention_heads: int = 4
     text_hidden: int = 128
@@ -45,8 +48,16 @@ class ShapesModelConfig:
     text_heads: int = 4
     text_length: int = 64  # tokens of a whole caption
     phrase_length: int = 16  # tokens of one region phrase in region-masked conditioning
+    # Written before every region phrase, so the model can tell "this object is exactly here" (a region
+    # phrase) from "draw this scene, you choose where" (a whole caption); without it the two conflict.
+    region_prefix: str = "region:"
     prediction_type: str = "v_prediction"
     beta_schedule: str = "squaredcos_cap_v2"
+
+    def __post_init__(self):
+        if len(self.block_out_channels) != len(self.attention_levels):
+            raise ValueError(f"model config: {len(self.block_out_channels)} block widths {self.block_out_channels} but "
+                             f"{len(self.attention_levels)} attention levels {self.attention_levels}; give one per level")
 
 
 class PixelFoldCodec:
@@ -95,6 +106,7 @@ class ModelBundle:
     text_length: int
     phrase_length: int
     info: dict = field(default_factory=dict)
+    region_prefix: str = ""  # text written before each region phrase (the bundled model's own marker)
 
     @property
     def device(self) -> torch.device:
@@ -158,7 +170,8 @@ def build_shapes_model(config: ShapesModelConfig, tokenizer) -> ModelBundle:
     return ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                        scheduler_config=dict(scheduler.config), codec=codec, name=BUNDLED_NAME,
                        native_size=config.image_size, text_length=config.text_length,
-                       phrase_length=config.phrase_length, info={"architecture": asdict(config)})
+                       phrase_length=config.phrase_length, info={"architecture": asdict(config)},
+                       region_prefix=config.region_prefix)
 
 
 def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16,
@@ -180,7 +193,8 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     DDPMScheduler.from_config(bundle.scheduler_config).save_pretrained(folder / "scheduler")
     meta = {**bundle.info, **(info or {}), "format": MODEL_FORMAT,
             "codec": {"type": "pixel_fold", "fold": bundle.codec.fold}, "native_size": bundle.native_size,
-            "text_length": bundle.text_length, "phrase_length": bundle.phrase_length}
+            "text_length": bundle.text_length, "phrase_length": bundle.phrase_length,
+            "region_prefix": bundle.region_prefix}
     (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -244,6 +258,7 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
                 raise ModelLoadError(f"{meta_file}: format must be {MODEL_FORMAT} with a pixel_fold codec")
             codec = PixelFoldCodec(int(meta["codec"]["fold"]))
             sizes = {key: int(meta[key]) for key in ("native_size", "text_length", "phrase_length")}
+            region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
             if isinstance(error, ModelLoadError):
                 raise
@@ -252,7 +267,7 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
                                  "phrase_length") from error
         bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                              scheduler_config=scheduler_config, codec=codec, name=meta.get("name", path.name),
-                             info=meta, **sizes)
+                             info=meta, region_prefix=region_prefix, **sizes)
     elif (path / "vae").is_dir():
         from diffusers import AutoencoderKL
 
