@@ -188,7 +188,8 @@ TRAIN_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "l
                "warmup_steps": "warmup_steps", "seed": "seed", "workers": "workers",
                "mixed_precision": "mixed_precision", "checkpoint_minutes": "checkpoint_minutes",
                "validate_every": "validate_every", "time_limit": "time_limit_minutes", "budget": "budget_minutes",
-               "threads": "threads", "region_fraction": "region_fraction", "stop_at": "stop_at_step"}
+               "threads": "threads", "region_fraction": "region_fraction", "stop_at": "stop_at_step",
+               "min_snr_gamma": "min_snr_gamma"}
 
 
 def command_train(args) -> int:
@@ -314,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--warmup-steps", type=int, help="default 200")
     sub.add_argument("--region-fraction", type=float,
                      help="share of batches trained with region-masked conditioning (default 0.5)")
+    sub.add_argument("--min-snr-gamma", type=float,
+                     help="min-SNR loss weighting with this gamma (default 0: off, the plain v-prediction loss)")
     sub.add_argument("--seed", type=int, help="default 0")
     sub.add_argument("--workers", type=int, help="data-loader worker processes (default 1)")
     sub.add_argument("--threads", type=int, help="torch CPU threads")

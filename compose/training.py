@@ -61,7 +61,7 @@ class TrainConfig:
     caption_dropout: float = 0.1
     region_fraction: float = 0.5
     ema_decay: float = 0.999
-    min_snr_gamma: float = 5.0
+    min_snr_gamma: float = 0.0  # 0: the plain v-prediction loss (see min_snr_weights)
     checkpoint_minutes: float = 5.0
     validate_every: int = 1000
     validation_seeds: int = 2
@@ -98,6 +98,7 @@ class TrainConfig:
             (self.workers >= 0, f"--workers {self.workers}: must be 0 (load in this process) or more"),
             (0 <= self.region_fraction <= 1, f"--region-fraction {self.region_fraction}: must lie in [0, 1]"),
             (0 <= self.caption_dropout < 1, f"caption_dropout {self.caption_dropout}: must lie in [0, 1)"),
+            (self.min_snr_gamma >= 0, f"--min-snr-gamma {self.min_snr_gamma}: must be 0 (off) or positive"),
             (self.validate_every >= 0, f"--validate-every {self.validate_every}: must be 0 (never) or more"),
             (self.checkpoint_minutes > 0, f"--checkpoint-minutes {self.checkpoint_minutes}: must be positive"),
             (self.mixed_precision in ("no", "bf16", "fp16"), f"--mixed-precision {self.mixed_precision!r}: "
@@ -172,7 +173,14 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
 
 
 def min_snr_weights(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Min-SNR-gamma loss weights for v-prediction: min(SNR, gamma) / (SNR + 1)."""
+    """Min-SNR-gamma loss weights for v-prediction: min(SNR, gamma) / (SNR + 1); gamma 0 gives weight 1
+    everywhere (the plain v loss).
+
+    Min-SNR weights fall towards 0 at high noise (SNR -> 0), where a picture's count and placement
+    are decided; shapes-v1 trained with gamma 5 drew the right shape and colour but several copies of
+    it, so the default is now the plain v loss."""
+    if gamma == 0:
+        return torch.ones(timesteps.shape, device=alphas_cumprod.device)
     alpha_bar = alphas_cumprod[timesteps]
     snr = alpha_bar / (1 - alpha_bar)
     return torch.clamp(snr, max=gamma) / (snr + 1)

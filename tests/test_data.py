@@ -4,6 +4,7 @@ import json
 import random
 
 import numpy as np
+import pytest
 
 from compose.scene import Negation
 from compose.shapes import world
@@ -117,3 +118,13 @@ def test_captions_parse_back_to_their_scenes():
     samples = [sample_at(21, index) for index in range(600)]
     exact = sum(parse(sample.caption).to_dict() == sample.scene.to_dict() for sample in samples)
     assert exact / len(samples) >= 0.99
+
+
+def test_streams_of_different_seeds_never_share_an_item():
+    from compose.shapes.data import stream_seed
+
+    assert stream_seed(0, 1_000_003) != stream_seed(1, 0)  # the old seed * 1_000_003 + index collided here
+    seeds = {stream_seed(seed, index) for seed in range(4) for index in (0, 1, 2**20, 2**40 - 1)}
+    assert len(seeds) == 16
+    with pytest.raises(ValueError, match="index"):
+        stream_seed(0, 2**40)

@@ -227,3 +227,30 @@ def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly()
     correct = sum(verdict.correct_strict for verdict in verdicts)
     failures = [(case, verdict.reasons) for case, verdict in zip(cases, verdicts) if not verdict.correct_strict]
     assert correct >= 5, f"only {correct} of 6 pictures read back correctly: {failures}"
+
+
+def test_region_phrases_are_read_after_the_models_region_marker(bundle, tmp_path):
+    """The bundled format keeps its region marker through save and load; encode_regions writes it before
+    each phrase (and not before unused slots); a model saved before the marker existed loads without one."""
+    import json
+    import shutil
+
+    from compose.model.bundle import load_model, save_bundle
+    from compose.model.text import encode_texts
+    from compose.sampling import encode_regions
+
+    assert bundle.region_prefix == "region:"
+    length = bundle.phrase_length
+    condition, _ = encode_regions(bundle, [["a red circle"]], torch.ones(1, 1, GRID, GRID), slots=2)
+    marked, bare, empty = encode_texts(bundle.text_encoder, bundle.tokenizer,
+                                       ["region: a red circle", "a red circle", ""], length)
+    assert torch.allclose(condition[0, length:2 * length], marked)
+    assert not torch.allclose(condition[0, length:2 * length], bare)
+    assert torch.allclose(condition[0, 2 * length:], empty)
+
+    older = tmp_path / "older"
+    shutil.copytree(save_bundle(bundle, tmp_path / "saved"), older)
+    meta = json.loads((older / "compose_model.json").read_text())
+    del meta["region_prefix"]
+    (older / "compose_model.json").write_text(json.dumps(meta))
+    assert load_model(older).region_prefix == ""

@@ -103,6 +103,7 @@ def test_min_snr_weights_cap_low_noise_steps():
     snr = alphas / (1 - alphas)
     assert weights[0] == pytest.approx(5.0 / (snr[0] + 1))
     assert weights[1] == pytest.approx(snr[1] / (snr[1] + 1))
+    assert torch.equal(min_snr_weights(alphas, torch.tensor([0, 1, 2]), gamma=0.0), torch.ones(3))
 
 
 def test_resume_refuses_changed_identity_and_keeps_one_log_line_per_step(tmp_path):
