@@ -115,6 +115,7 @@ class TrainConfig:
         values = {key: value for key, value in data.items() if key in known}
         model = values.pop("model", {})
         model = {key: tuple(value) if isinstance(value, list) else value for key, value in model.items()}
+        model.setdefault("region_prefix", "")  # runs saved before the region marker existed trained without one
         return cls(**values, model=ShapesModelConfig(**model))
 
 

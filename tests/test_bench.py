@@ -50,8 +50,8 @@ def tiny_model(tmp_path_factory):
     from compose.model.bundle import ShapesModelConfig, build_shapes_model, save_bundle
     from compose.model.text import train_tokenizer
 
-    config = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2, text_hidden=32, text_layers=1,
-                               text_heads=2, text_length=32, phrase_length=8)
+    config = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2,
+                               text_hidden=32, text_layers=1, text_heads=2, text_length=32, phrase_length=8)
     tokenizer = train_tokenizer(["a red circle", "two blue squares left of a green star", "no yellow triangles",
                                  "an orange diamond above a purple circle"])
     torch.manual_seed(0)

@@ -31,8 +31,9 @@ def bundle(tmp_path_factory):
     from compose.model.bundle import ShapesModelConfig, build_shapes_model, load_model, save_bundle
     from compose.model.text import train_tokenizer
 
-    config = ShapesModelConfig(image_size=SIZE, fold=FOLD, block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2,
-                               text_hidden=32, text_layers=1, text_heads=2, text_length=32, phrase_length=8)
+    config = ShapesModelConfig(image_size=SIZE, fold=FOLD, block_out_channels=(32, 64), attention_levels=(True, True),
+                               attention_heads=2, text_hidden=32, text_layers=1, text_heads=2, text_length=32,
+                               phrase_length=8)
     torch.manual_seed(0)
     random_model = build_shapes_model(config, train_tokenizer(CAPTIONS))
     return load_model(save_bundle(random_model, tmp_path_factory.mktemp("tiny-model")))

@@ -10,8 +10,8 @@ from compose.model.bundle import ModelLoadError, ShapesModelConfig, load_model
 from compose.training import (ShapesBatches, TrainConfig, export_model, learning_rate_at, min_snr_weights,
                               train)
 
-TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2, text_hidden=32, text_layers=1,
-                         text_heads=2, text_length=32, phrase_length=8)
+TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2,
+                         text_hidden=32, text_layers=1, text_heads=2, text_length=32, phrase_length=8)
 
 
 def tiny_config(folder, steps):
@@ -126,3 +126,12 @@ def test_bad_training_knobs_are_named(tmp_path):
     config.region_fraction = 2.0
     with pytest.raises(ValueError, match="--region-fraction 2.0"):
         train(config)
+
+
+def test_a_run_saved_before_the_region_marker_keeps_training_without_one():
+    saved = TrainConfig(output="run", model=TINY).to_dict()
+    assert saved["model"]["region_prefix"] == "region:"
+    del saved["model"]["region_prefix"]
+    assert TrainConfig.from_dict(saved).model.region_prefix == ""
+    with pytest.raises(ValueError, match="attention levels"):
+        ShapesModelConfig(block_out_channels=(32, 64, 64), attention_levels=(True, True))
