@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"single-object strict pass rate: {rates['all']:.1%} ({sum(marks)}/{len(cases)}) in {seconds:.0f} s")
     for prefix in ("size:", "shape:", "color:"):
-        print("  " + "  ".join(f"{key[len(prefix):]} {rate:.0%}" for key, rate in rates.items() if key.startswith(prefix)))
+        kept = [(key[len(prefix):], rate) for key, rate in rates.items() if key.startswith(prefix)]
+        print("  " + "  ".join(f"{name} {rate:.0%}" for name, rate in kept))
     print(f"  failures: {dict(failures.most_common()) or 'none'}")
     if args.out:
         from compose.files import write_atomically

@@ -189,7 +189,7 @@ TRAIN_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "l
                "mixed_precision": "mixed_precision", "checkpoint_minutes": "checkpoint_minutes",
                "validate_every": "validate_every", "time_limit": "time_limit_minutes", "budget": "budget_minutes",
                "threads": "threads", "region_fraction": "region_fraction", "stop_at": "stop_at_step",
-               "min_snr_gamma": "min_snr_gamma"}
+               "min_snr_gamma": "min_snr_gamma", "init_from": "init_from"}
 
 
 def command_train(args) -> int:
@@ -329,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                      help="end this invocation at STEP (with a checkpoint); the schedule still spans --steps")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    sub.add_argument("--init-from", metavar="MODEL", help="start from this bundled-format model's weights "
+                     "('bundled' or a folder from export-model): to go on training in a later session")
     sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_train)

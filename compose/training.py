@@ -25,7 +25,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,9 @@ class TrainConfig:
     stop_at_step: int | None = None  # end this invocation there (with a checkpoint); the schedule still spans `steps`
     threads: int | None = None
     progress: bool = True
+    # Start from this bundled-format model's weights, tokenizer and architecture instead of random ones:
+    # how training goes on in a later session, when the last run's full checkpoint is gone.
+    init_from: str | None = None
     model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
 
     def to_dict(self) -> dict:
@@ -391,6 +394,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     elif (folder / "checkpoint").exists() or (folder / "checkpoint.old").exists():
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
     config.check()
+    start = _initial_model(config) if config.init_from and not resume else None
 
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
@@ -401,7 +405,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
         tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
     else:  # deterministic, so every process builds the same one
-        tokenizer = build_tokenizer(config.model.region_prefix)
+        tokenizer = start.tokenizer if start is not None else build_tokenizer(config.model.region_prefix)
         if main:
             tokenizer.save_pretrained(folder / "tokenizer")
             (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
@@ -409,11 +413,16 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     with torch.random.fork_rng(devices=[]):  # identical initial weights in every process; global RNG untouched
         torch.manual_seed(config.seed)
         bundle = build_shapes_model(config.model, tokenizer)
+    if start is not None:
+        bundle.unet.load_state_dict(start.unet.state_dict())
+        bundle.text_encoder.load_state_dict(start.text_encoder.state_dict())
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
     parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     ema = [p.detach().clone() for p in parameters]
     state = {"step": 0, "elapsed_seconds": 0.0, "samples_seen": 0, "hardware": []}
+    if start is not None:  # what the starting weights had already seen, for the model card's totals
+        state["earlier_training"] = _training_history(start.info.get("training", {}))
     if resume:
         state = load_checkpoint(folder, bundle, ema, optimizer)
     unet, text_encoder, optimizer = accelerator.prepare(bundle.unet, bundle.text_encoder, optimizer)
@@ -568,6 +577,30 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     return folder
 
 
+def _initial_model(config: TrainConfig):
+    """The model named by --init-from, loaded in fp32; its architecture and region marker become the run's."""
+    from compose.model.bundle import PixelFoldCodec, load_model
+
+    start = load_model(config.init_from)
+    architecture = start.info.get("architecture")
+    if not isinstance(start.codec, PixelFoldCodec) or not isinstance(architecture, dict):
+        raise ValueError(f"--init-from {config.init_from}: not a bundled-format model (compose_model.json with an "
+                         "architecture); only models written by `compose export-model` can be trained on")
+    model = TrainConfig.from_dict({"output": "", "model": architecture}).model
+    config.model = replace(model, region_prefix=start.region_prefix)
+    start.unet.requires_grad_(True)
+    start.text_encoder.requires_grad_(True)
+    return start
+
+
+def _training_history(training: dict) -> list[dict]:
+    """The runs behind a model, oldest first: each with its steps, samples, wall seconds and hardware."""
+    earlier = list(training.get("earlier_training", []))
+    if "steps" in training:
+        earlier.append({key: training.get(key) for key in ("steps", "samples_seen", "wall_seconds", "hardware")})
+    return earlier
+
+
 @contextlib.contextmanager
 def _close_on_error(*resources):
     """Close the log file and progress bar if training stops with an error (the normal path closes them)."""
@@ -620,5 +653,5 @@ def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = Tru
     state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
     info = {"training": {"config": config.to_dict(), "steps": state["step"], "samples_seen": state["samples_seen"],
                          "wall_seconds": round(state["elapsed_seconds"], 1), "hardware": state.get("hardware", []),
-                         "ema": use_ema}}
+                         "ema": use_ema, "earlier_training": state.get("earlier_training", [])}}
     return save_bundle(bundle, output, info=info)

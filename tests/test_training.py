@@ -135,3 +135,27 @@ def test_a_run_saved_before_the_region_marker_keeps_training_without_one():
     assert TrainConfig.from_dict(saved).model.region_prefix == ""
     with pytest.raises(ValueError, match="attention levels"):
         ShapesModelConfig(block_out_channels=(32, 64, 64), attention_levels=(True, True))
+
+
+def test_a_run_started_from_an_exported_model_continues_from_its_weights(tmp_path):
+    """--init-from: the new run takes the model's weights, tokenizer, architecture and region marker, and the
+    exported model records both runs (for the model card's training totals)."""
+    from safetensors.torch import load_file
+
+    train(tiny_config(tmp_path / "first", 2))
+    first = export_model(tmp_path / "first", tmp_path / "first-model", use_ema=False)
+    config = tiny_config(tmp_path / "second", 1)
+    config.model, config.init_from, config.learning_rate = ShapesModelConfig(), str(first), 1e-12
+    train(config)
+    assert TrainConfig.saved(tmp_path / "second").model == TINY  # the model's architecture, not the default
+    started = load_model(first).unet.state_dict()
+    continued = load_file(tmp_path / "second" / "checkpoint" / "unet.safetensors")
+    assert all(torch.allclose(started[name], continued[name], atol=1e-3) for name in started)
+    second = load_model(export_model(tmp_path / "second", tmp_path / "second-model"))
+    history = second.info["training"]["earlier_training"]
+    assert [run["steps"] for run in history] == [2] and second.info["training"]["steps"] == 1
+
+    config = tiny_config(tmp_path / "third", 1)
+    config.init_from = str(tmp_path / "nowhere")
+    with pytest.raises(ModelLoadError, match="nowhere"):
+        train(config)
