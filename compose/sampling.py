@@ -114,7 +114,7 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     for items in phrases:
         if len(items) > slots:
             raise ValueError(f"{len(items)} regions but only {slots} phrase slots")
-        texts.extend([region_text(bundle, item) for item in items] + [""] * (slots - len(items)))
+        texts.extend([region_text(bundle.region_prefix, item) for item in items] + [""] * (slots - len(items)))
     embeddings = encode_texts(bundle.text_encoder, bundle.tokenizer, texts, length)
     background_tokens = embeddings[:1].expand(batch, -1, -1)
     phrase_tokens = embeddings[1:].reshape(batch, slots * length, -1)
@@ -129,9 +129,8 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     return condition, coverage
 
 
-def region_text(bundle, phrase: str) -> str:
+def region_text(prefix: str, phrase: str) -> str:
     """What the text encoder reads for one region phrase: the model's region marker (if it has one) first."""
-    prefix = getattr(bundle, "region_prefix", "")
     return f"{prefix} {phrase}" if prefix and phrase else phrase
 
 

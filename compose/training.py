@@ -194,10 +194,11 @@ def build_tokenizer(region_prefix: str = ""):
     """The caption tokenizer, learned from a fixed slice of the shapes stream (deterministic): captions,
     and region phrases as the model reads them (after its region marker)."""
     from compose.model.text import train_tokenizer
+    from compose.sampling import region_text
 
     corpus = [sample_at(TOKENIZER_CORPUS_SEED, index).caption for index in range(1500)]
-    corpus += [f"{region_prefix} {sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase}"
-               for index in range(200)]
+    phrases = [sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase for index in range(200)]
+    corpus += [region_text(region_prefix, phrase) for phrase in phrases]
     return train_tokenizer(corpus)
 
 
@@ -449,13 +450,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     last_checkpoint = time.time()
     progress = tqdm(total=config.steps, initial=state["step"], disable=not (main and config.progress),
                     desc="train", unit="step", dynamic_ncols=True)
-    bundle_view = ModelBundle(unet=accelerator.unwrap_model(unet), text_encoder=accelerator.unwrap_model(text_encoder),
-                              tokenizer=tokenizer, scheduler_config=bundle.scheduler_config, codec=bundle.codec,
-                              name=bundle.name, native_size=bundle.native_size, text_length=bundle.text_length,
-                              phrase_length=bundle.phrase_length, info=bundle.info,
-                              region_prefix=bundle.region_prefix)
+    bundle_view = replace(bundle, unet=accelerator.unwrap_model(unet),
+                          text_encoder=accelerator.unwrap_model(text_encoder))
     # The training forward goes through the prepared (possibly distributed) text encoder.
-    train_view = ModelBundle(**{**bundle_view.__dict__, "text_encoder": text_encoder})
+    train_view = replace(bundle_view, text_encoder=text_encoder)
 
     def checkpoint():
         state["elapsed_seconds"] = elapsed_before + time.time() - started
@@ -588,8 +586,6 @@ def _initial_model(config: TrainConfig):
                          "architecture); only models written by `compose export-model` can be trained on")
     model = TrainConfig.from_dict({"output": "", "model": architecture}).model
     config.model = replace(model, region_prefix=start.region_prefix)
-    start.unet.requires_grad_(True)
-    start.text_encoder.requires_grad_(True)
     return start
 
 

@@ -4,9 +4,8 @@ Usage: python scripts/make_docs_pictures.py [--out docs]
 - shapes_samples.png: training samples of the shapes world with their captions;
 - layout_example.png: a prompt parsed, planned and drawn as a labelled layout;
 - plain_vs_compose.png: the bundled model fed the whole prompt (plain) and the compose pipeline, same
-  prompts and seeds, each picture marked with the scorer's verdict (--no-generate skips it);
-- with --card DIR, DIR/samples.png: the model card's grid, every shape x colour drawn by the plain
-  method, one row per shape, for two seeds, each picture marked with the scorer's verdict.
+  prompts and seeds, each picture marked with the scorer's verdict (--no-generate skips it).
+The model card's grid of single objects comes from `benchmarks/single_object.py --grid`.
 """
 
 import argparse
@@ -73,40 +72,10 @@ def side_by_side(prompts, seed: int = 0, tile: int = 160) -> Image.Image:
     return sheet
 
 
-def single_object_grid(seeds=(0, 1), tile: int = 96) -> Image.Image:
-    """Every shape (rows) x colour (columns) drawn by the bundled model with the plain method, one block
-    per seed; a green frame where the detector reads back exactly the one asked object, red otherwise."""
-    from compose.generate import Generator
-    from compose.shapes import world
-    from compose.shapes.detect import detect
-    from compose.shapes.score import score
-
-    generator = Generator()
-    font = ImageFont.load_default(size=12)
-    columns = len(world.PALETTE) * len(seeds)
-    width, height = 80 + columns * (tile + 6) + 10 * len(seeds), 30 + len(world.SHAPES) * (tile + 6)
-    sheet = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    for block, seed in enumerate(seeds):
-        left = 80 + block * (len(world.PALETTE) * (tile + 6) + 10)
-        draw.text((left, 8), f"seed {seed}", fill=(0, 0, 0), font=font)
-        for row, shape in enumerate(world.SHAPES):
-            draw.text((8, 30 + row * (tile + 6) + tile // 2), shape, fill=(40, 40, 40), font=font)
-            for column, color in enumerate(world.PALETTE):
-                result = generator(prompt=f"a {color} {shape}", method="plain", seed=seed)
-                verdict = score(result.scene, detect(result.image))
-                x, y = left + column * (tile + 6), 30 + row * (tile + 6)
-                sheet.paste(Image.fromarray(result.image).resize((tile, tile), Image.NEAREST), (x, y))
-                frame = (20, 140, 40) if verdict.correct_strict else (200, 30, 30)
-                draw.rectangle([x, y, x + tile - 1, y + tile - 1], outline=frame, width=2)
-    return sheet
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--no-generate", action="store_true", help="skip the pictures that need the model")
-    parser.add_argument("--card", type=Path, metavar="DIR", help="also write the model card's grid DIR/samples.png")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -123,9 +92,6 @@ def main() -> None:
     if not args.no_generate:
         side_by_side(SIDE_BY_SIDE_PROMPTS).save(args.out / "plain_vs_compose.png")
         names.append("plain_vs_compose.png")
-    if args.card:
-        single_object_grid().save(args.card / "samples.png")
-        print("wrote", args.card / "samples.png")
     print("wrote", ", ".join(str(args.out / name) for name in names))
 
 
