@@ -47,16 +47,25 @@ class PipelineOutput:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds for the whole call
 
 
+# A box region steers attention inside the box shrunk by this fraction of its width and height on each
+# side, so that neighbouring objects (a counted group's boxes are only world.MIN_GAP apart) are drawn
+# apart instead of touching and merging. On the counting suite with shapes-v2 (seeds 0-3, compose,
+# stage 1) the inset took strict accuracy from 65.5% (none) to 86.2% (0.08); 0.15 gave 75.0%.
+REGION_INSET = 0.08
+
+
 def region_maps(layout: Layout, side: int) -> torch.Tensor:
-    """(R, side, side) coverage of each region on the sample grid: exact box coverage, or the painted
-    mask area-averaged down when the region has polygons."""
+    """(R, side, side) coverage of each region on the sample grid: the box's exact coverage (inset by
+    REGION_INSET), or the painted mask area-averaged down when the region has polygons."""
     maps = []
     for region in layout.regions:
         if region.polygons:
             fine = torch.from_numpy(region.mask(side * 8, side * 8).astype(np.float32))
             maps.append(F.avg_pool2d(fine[None, None], 8)[0, 0])
         else:
-            maps.append(box_coverage(torch.tensor(region.box, dtype=torch.float32), side))
+            x0, y0, x1, y1 = region.box
+            dx, dy = (x1 - x0) * REGION_INSET, (y1 - y0) * REGION_INSET
+            maps.append(box_coverage(torch.tensor([x0 + dx, y0 + dy, x1 - dx, y1 - dy]), side))
     return torch.stack(maps) if maps else torch.zeros(0, side, side)
 
 

@@ -350,7 +350,7 @@ def write_plot(folder: Path) -> None:
         smooth = np.convolve(values, np.ones(window) / window, mode="valid")
         loss_axis.plot(steps[window - 1:], smooth, lw=1.5, label=f"mean of {window}")
         loss_axis.set_yscale("log")
-    loss_axis.set(xlabel="step", ylabel="min-SNR weighted v loss", title="training loss")
+    loss_axis.set(xlabel="step", ylabel="v-prediction loss", title="training loss")
     if losses:
         loss_axis.legend()
     for kind in ("single", "two_object", "regions"):

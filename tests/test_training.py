@@ -159,3 +159,35 @@ def test_a_run_started_from_an_exported_model_continues_from_its_weights(tmp_pat
     config.init_from = str(tmp_path / "nowhere")
     with pytest.raises(ModelLoadError, match="nowhere"):
         train(config)
+
+
+DISTRIBUTED_RUN = """
+import sys
+from tests.test_training import tiny_config
+from compose.training import train
+
+config = tiny_config(sys.argv[1], 3)
+config.threads = 1
+train(config)
+"""
+
+
+def test_two_processes_train_together_under_torchrun(tmp_path):
+    """Several processes (the multi-GPU path; gloo on the CPU here): every parameter must get a gradient
+    in both caption and region batches or DDP stops, and the run counts both processes' samples."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    script = tmp_path / "run.py"
+    script.write_text(DISTRIBUTED_RUN)
+    environment = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(tmp_path / "run")], cwd=root, env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((tmp_path / "run" / "checkpoint" / "trainer_state.json").read_text())
+    assert state["step"] == 3 and state["samples_seen"] == 3 * 4 * 2
+    assert state["hardware"] == ["2 x CPU (%d cores, 1 threads)" % os.cpu_count()]

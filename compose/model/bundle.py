@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_NAME = "shapes-v1"
+BUNDLED_NAME = "shapes-v2"
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled" / BUNDLED_NAME
 MODEL_FORMAT = "compose.model/v1"
 
