@@ -22,9 +22,10 @@ from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
 
-# Whether "compose" runs stage 2, chosen by measurement: on the bundled model, stage 1 alone scored
-# 90.6% strict overall at 1.03x plain's time, stages 1 + 2 88.6% at 1.96x (`compose bench --methods
-# plain,compose-stage1,compose-stages12 --seeds 4`, 2026-11-26, README "Results").
+# Whether "compose" runs stage 2, chosen by measurement: on the bundled model (shapes-v2), stage 1 alone
+# scored 92.1% strict overall at 1.00x plain's time, stages 1 + 2 also 92.1% at 1.61x (`compose bench
+# --methods plain,compose,compose-stages12 --seeds 4`, 2026-11-26, README "Results"; shapes-v1 gave
+# 90.6% vs 88.6%).
 COMPOSE_REFINES = False
 
 # "compose" is the default multi-stage method; the two variants name its stages explicitly (for ablations).

@@ -210,8 +210,8 @@ def test_bad_input_is_a_clear_value_error(pipeline, arguments, message):
 def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly():
     """Real outcome: 3 multi-object prompts x 2 seeds with the bundled model and the "compose" method.
 
-    Measured on this CPU: 6 of 6 strictly correct for seeds 0-1 (and 36 of 36 over seeds 0-5, with and
-    without stage 2); the bar is set below that so a regression in routing or planning fails it."""
+    Measured on this CPU with shapes-v2: 6 of 6 strictly correct for seeds 0-1 (17 of 18 over seeds 0-5;
+    15 of 18 with stage 2); the bar is set below that so a regression in routing or planning fails it."""
     from compose.generate import COMPOSE_REFINES
     from compose.model.bundle import load_model
     from compose.shapes.detect import detect
