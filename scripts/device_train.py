@@ -40,12 +40,14 @@ config = TrainConfig(output=str(run), steps=100_000, batch_size=batch,
 finished = threading.Event()
 
 
-def copy_checkpoint() -> int:
-    """Copy run/checkpoint (without the optimizer state) to snapshots/step-N; returns N."""
-    step = json.loads((run / "checkpoint" / "trainer_state.json").read_text())["step"]
+def checkpoint_step() -> int:
+    return json.loads((run / "checkpoint" / "trainer_state.json").read_text())["step"]
+
+
+def copy_checkpoint(step: int) -> None:
+    """Copy run/checkpoint (without the optimizer state) to snapshots/step-N."""
     shutil.copytree(run / "checkpoint", snapshots / f"step-{step:06d}" / "checkpoint",
                     ignore=shutil.ignore_patterns("optimizer.safetensors"), dirs_exist_ok=True)
-    return step
 
 
 def copy_checkpoints() -> None:
@@ -53,8 +55,10 @@ def copy_checkpoints() -> None:
     copied = None
     while not finished.wait(1.0):
         try:
-            if json.loads((run / "checkpoint" / "trainer_state.json").read_text())["step"] != copied:
-                copied = copy_checkpoint()
+            step = checkpoint_step()
+            if step != copied:
+                copy_checkpoint(step)
+                copied = step
         except (OSError, ValueError, KeyError):
             continue  # not written yet, or renamed under us: the next poll tries again
 
@@ -71,7 +75,8 @@ finally:
     if (run / "checkpoint").exists():
         # Each file lands in OUT as soon as it is written, so a run stopped at its time limit still brings
         # back what it finished: the last model and the logs first, then pictures, last checkpoint first.
-        final = copy_checkpoint()
+        final = checkpoint_step()
+        copy_checkpoint(final)
         steps = sorted(int(folder.name.split("-")[1]) for folder in snapshots.iterdir())
         chosen = [final] + steps[:-1][-(MAX_PICTURE_FILES - 1):][::-1]
         for step in chosen:

@@ -6,6 +6,7 @@ benchmarks/single_object.py; its measured figure is in the model card."""
 
 from __future__ import annotations
 
+from benchmarks.single_object import prompt_text
 from compose.shapes import world
 
 MAX_FAILURES = 3  # of 12; see the test's docstring for what was measured
@@ -15,7 +16,7 @@ SAMPLE = [(world.SHAPES[i % 5], list(world.PALETTE)[i % 6], (None, "small", "big
 
 
 def sample_prompts() -> list[str]:
-    return [" ".join(word for word in ("a", size, color, shape) if word) for shape, color, size in SAMPLE]
+    return [prompt_text(*case) for case in SAMPLE]
 
 
 def test_the_sample_covers_every_shape_colour_and_size_word():

@@ -180,6 +180,12 @@ def test_two_processes_train_together_under_torchrun(tmp_path):
     import sys
     from pathlib import Path
 
+    # The run's 6 batches (3 steps x 2 ranks) give each rank both kinds, and steps where the two differ.
+    stream = ShapesBatches(0, 4, start_batch=0, rank=0, world=1, region_fraction=0.5)
+    modes = [stream.batch(index)["region_mode"] for index in range(6)]
+    for rank_modes in (modes[0::2], modes[1::2]):
+        assert True in rank_modes and False in rank_modes
+    assert modes[0::2] != modes[1::2]
     root = Path(__file__).resolve().parent.parent
     script = tmp_path / "run.py"
     script.write_text(DISTRIBUTED_RUN)
