@@ -1,10 +1,15 @@
 """How exactly the prompt parser reads prompts: the gold set, and a caption round trip.
 
 1. Gold sets (tests/gold_prompts.jsonl, written with the parser; tests/gold_heldout.jsonl, written
-   from the specs alone without reading the parser): the share of prompts whose parsed scene equals the expected
-   one exactly (`Scene.to_dict()`: objects, counts, attributes, locations, relations, negations,
-   background), overall and per kind.
-2. Caption round trip: the captions of the shapes-world data stream (compose.shapes.data.sample_at,
+   from the specs alone without reading the parser; tests/gold_field.jsonl, issue 14's benchmark and
+   everyday phrasing, written from the issue and the specs alone, frozen before the parser work): the
+   share of prompts whose parsed scene equals the expected one exactly (`Scene.to_dict()`: objects,
+   counts, attributes, locations, relations, negations, background, style), overall and per kind.
+   Both sides are compared as spec v1.1 writes them (`compose.scene.scene_dict_v1_1`: the two older
+   sets were written to v1.0, which had no `style` and no negation `size`).
+2. Error set (tests/gold_field_errors.jsonl): prompts that must be rejected; the share that `parse`
+   rejects with a ValueError (anything else, a scene or another exception, is a miss), per kind.
+3. Caption round trip: the captions of the shapes-world data stream (compose.shapes.data.sample_at,
    written by the real caption writer, compose.shapes.captions), each with the scene it means; the
    share parsed back exactly. The project needs >= 99% on 10,000 captions.
 
@@ -26,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLD_PATH = ROOT / "tests" / "gold_prompts.jsonl"
 # Written from the specs alone by someone who had not read the parser (tests/test_parse_heldout.py).
 HELDOUT_PATH = ROOT / "tests" / "gold_heldout.jsonl"
+# Issue 14's held-out sets, written from the issue alone (tests/gold_field_README.md).
+FIELD_PATH = ROOT / "tests" / "gold_field.jsonl"
+FIELD_ERRORS_PATH = ROOT / "tests" / "gold_field_errors.jsonl"
+GOLD_SETS = (("gold set", GOLD_PATH), ("held-out gold set", HELDOUT_PATH), ("field gold set (issue 14)", FIELD_PATH))
 
 
 def load_gold(path: Path = GOLD_PATH) -> list[dict[str, Any]]:
@@ -36,15 +45,16 @@ def load_gold(path: Path = GOLD_PATH) -> list[dict[str, Any]]:
 def score_gold(entries: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[int, int]], list[str]]:
     """Exact-match share overall, (right, total) per kind, and the prompts parsed wrong."""
     from compose.parsing import parse
+    from compose.scene import scene_dict_v1_1
 
     per_kind: dict[str, list[int]] = {}
     wrong = []
     for entry in entries:
         try:
-            got = parse(entry["prompt"]).to_dict()
+            got = scene_dict_v1_1(parse(entry["prompt"]).to_dict())
         except ValueError:
             got = None
-        right = got == entry["scene"]
+        right = got == scene_dict_v1_1(entry["scene"])
         tally = per_kind.setdefault(entry["kind"], [0, 0])
         tally[0] += right
         tally[1] += 1
@@ -53,6 +63,31 @@ def score_gold(entries: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[in
     total = sum(tally[1] for tally in per_kind.values())
     overall = sum(tally[0] for tally in per_kind.values()) / max(total, 1)
     return overall, {kind: (tally[0], tally[1]) for kind, tally in sorted(per_kind.items())}, wrong
+
+
+def score_errors(entries: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[int, int]], list[str]]:
+    """Share of must-fail prompts that `parse` rejects with a ValueError, (rejected, total) per kind, and
+    the prompts it did not reject so (a scene, or another exception)."""
+    from compose.parsing import parse
+
+    per_kind: dict[str, list[int]] = {}
+    missed = []
+    for entry in entries:
+        try:
+            parse(entry["prompt"])
+            rejected = False
+        except ValueError:
+            rejected = True
+        except Exception:  # noqa: BLE001 - a crash is not a clear rejection; it is counted as a miss
+            rejected = False
+        tally = per_kind.setdefault(entry["kind"], [0, 0])
+        tally[0] += rejected
+        tally[1] += 1
+        if not rejected:
+            missed.append(entry["prompt"])
+    total = sum(tally[1] for tally in per_kind.values())
+    share = sum(tally[0] for tally in per_kind.values()) / max(total, 1)
+    return share, {kind: (tally[0], tally[1]) for kind, tally in sorted(per_kind.items())}, missed
 
 
 def random_caption(rng: random.Random) -> tuple[str, dict[str, Any]]:
@@ -89,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
 
-    for name, path in (("gold set", GOLD_PATH), ("held-out gold set", HELDOUT_PATH)):
+    for name, path in GOLD_SETS:
         entries = load_gold(path)
         start = time.perf_counter()
         overall, per_kind, wrong = score_gold(entries)
@@ -99,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {kind:20s} {right:4d}/{total:<4d} {right / total:.1%}")
         for prompt in wrong[:args.show]:
             print(f"  wrong: {prompt!r}")
+
+    entries = load_gold(FIELD_ERRORS_PATH)
+    share, per_kind, missed = score_errors(entries)
+    print(f"field error set (issue 14): {len(entries)} prompts that must be rejected, rejected {share:.1%}")
+    for kind, (right, total) in per_kind.items():
+        print(f"  {kind:20s} {right:4d}/{total:<4d} {right / total:.1%}")
+    for prompt in missed[:args.show]:
+        print(f"  not rejected: {prompt!r}")
 
     start = time.perf_counter()
     share, failures = score_captions(args.captions, args.seed)

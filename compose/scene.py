@@ -1,6 +1,7 @@
 """The typed scene a prompt describes, and the layout that places it.
 
-A `Scene` is what the parser reads out of a prompt (object groups, relations, negations, background);
+A `Scene` is what the parser reads out of a prompt (object groups, relations, negations, background,
+style);
 a `Layout` is where each object instance goes. Both are frozen dataclasses that serialise to exactly the
 JSON of shared/specs/cli.md ("compose parse --json") and shared/specs/layout-files.md
 ("compose.layout/v1"). This module imports nothing heavy: the parser and the CLI start fast.
@@ -82,28 +83,35 @@ class Relation:
 
 @dataclass(frozen=True)
 class Negation:
-    """Something that must not appear: "no stars" (noun), "no yellow shapes" (colour only)."""
+    """Something that must not appear: "no stars" (noun), "no yellow shapes" (colour only), "no small
+    ones" (size kept: only small ones are denied)."""
 
     noun: str | None = None
     color: str | None = None
+    size: str | None = None  # "small" | "medium" | "large" | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"noun": self.noun, "color": self.color}
+        return {"noun": self.noun, "color": self.color, "size": self.size}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Negation:
-        return cls(noun=data.get("noun"), color=data.get("color"))
+        return cls(noun=data.get("noun"), color=data.get("color"), size=data.get("size"))
 
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything a prompt asks for; serialises to the scene JSON of shared/specs/cli.md."""
+    """Everything a prompt asks for; serialises to the scene JSON of shared/specs/cli.md (spec v1.1).
+
+    `objects` may be empty when the scene has negations or a background ("a scene without backpacks":
+    the picture is the background, the negations its negative conditioning). `style` holds the words
+    about how the picture looks ("realistic", "in the style of van gogh"), not what is in it."""
 
     prompt: str
     objects: tuple[ObjectGroup, ...]
     relations: tuple[Relation, ...] = ()
     negations: tuple[Negation, ...] = ()
     background: str | None = None
+    style: str | None = None
 
     def group(self, group_id: int) -> ObjectGroup:
         for group in self.objects:
@@ -122,6 +130,7 @@ class Scene:
             "relations": [relation.to_dict() for relation in self.relations],
             "negations": [negation.to_dict() for negation in self.negations],
             "background": self.background,
+            "style": self.style,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -135,11 +144,24 @@ class Scene:
             relations=tuple(Relation.from_dict(item) for item in data.get("relations", ())),
             negations=tuple(Negation.from_dict(item) for item in data.get("negations", ())),
             background=data.get("background"),
+            style=data.get("style"),
         )
 
     @classmethod
     def from_json(cls, text: str) -> Scene:
         return cls.from_dict(json.loads(text))
+
+
+def scene_dict_v1_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A scene JSON object written to spec v1.0 as spec v1.1 writes it (shared/specs/cli.md): v1.1 adds
+    `style` and a negation's `size`, null when absent. Other keys are copied as they are, so that
+    comparing two upgraded dicts is as strict as comparing the originals."""
+    upgraded = dict(data)
+    upgraded.setdefault("style", None)
+    if isinstance(upgraded.get("negations"), list):
+        upgraded["negations"] = [{**item, "size": item.get("size")} if isinstance(item, dict) else item
+                                 for item in upgraded["negations"]]
+    return upgraded
 
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in canvas fractions, y downwards

@@ -27,8 +27,9 @@ def test_parse_json_is_the_scene_of_cli_md(capsys):
             {"id": 1, "noun": "square", "phrase": "two blue squares", "count": 2, "color": "blue", "size": None,
              "location": None, "modifiers": []}],
         "relations": [{"subject": 0, "predicate": "left_of", "object": 1, "object2": None}],
-        "negations": [{"noun": "star", "color": None}],
+        "negations": [{"noun": "star", "color": None, "size": None}],
         "background": None,
+        "style": None,
     }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from compose.parsing import MAX_PROMPT_CHARACTERS, MAX_PROMPT_WORDS, parse
-from compose.scene import Scene
+from compose.scene import Scene, scene_dict_v1_1
 from compose.shapes.data import sample_at
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,8 @@ def test_gold_set_is_well_formed():
     for entry in entries:
         assert set(entry) == {"prompt", "kind", "scene"}
         assert entry["scene"]["prompt"] == entry["prompt"]
-        assert Scene.from_dict(entry["scene"]).to_dict() == entry["scene"], entry["prompt"]
+        # written to spec v1.0 (cli.md): no style, no negation size; the parser writes v1.1
+        assert Scene.from_dict(entry["scene"]).to_dict() == scene_dict_v1_1(entry["scene"]), entry["prompt"]
     shapes = sum(entry["kind"] == "caption_style" for entry in entries)
     assert shapes >= 30, "the gold set needs many captions in the shapes-world caption forms"
 
@@ -68,7 +69,7 @@ def test_gold_set_parses_exactly():
             got = parse(entry["prompt"]).to_dict()
         except ValueError as error:
             got = str(error)
-        if got != entry["scene"]:
+        if got != scene_dict_v1_1(entry["scene"]):
             wrong.append(f"{entry['kind']}: {entry['prompt']!r}\n  want {entry['scene']}\n  got  {got}")
     share = 1 - len(wrong) / len(entries)
     assert share >= 0.95, f"exact match {share:.1%} < 95%:\n" + "\n".join(wrong[:10])
@@ -84,8 +85,9 @@ def test_cli_spec_example_serialises_exactly():
             {"id": 1, "noun": "square", "phrase": "two blue squares", "count": 2,
              "color": "blue", "size": None, "location": None, "modifiers": []}],
         "relations": [{"subject": 0, "predicate": "left_of", "object": 1, "object2": None}],
-        "negations": [{"noun": "star", "color": None}],
+        "negations": [{"noun": "star", "color": None, "size": None}],
         "background": None,
+        "style": None,
     }
     scene = parse(prompt)
     assert scene.to_dict() == expected
