@@ -34,9 +34,8 @@ except ModuleNotFoundError:  # run as a plain script from the repository root
 from compose.shapes.data import sample_at
 from compose.shapes.detect import detect
 from compose.shapes.render import ShapeInstance
-from compose.shapes.score import box_iou
+from compose.shapes.score import box_iou, read_back_exactly
 
-EXACT_IOU = 0.8
 MATCH_IOU = 0.3  # a detection this close to a true object is its reading, for the confusion matrix
 
 
@@ -50,20 +49,6 @@ def soften(image: np.ndarray, rng: np.random.Generator, blur_sigma: float = 0.6,
     blurred = cv2.GaussianBlur(image.astype(np.float32), (kernel, kernel), blur_sigma)
     noisy = blurred + rng.normal(0.0, noise_sigma, size=image.shape)
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
-
-
-def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> tuple[bool, list[float]]:
-    """Whether `found` is `truth` (same shapes and colours, boxes within IoU 0.8); and the matched IoUs."""
-    if sorted((o.shape, o.color) for o in truth) != sorted((o.shape, o.color) for o in found):
-        return False, []
-    unused = list(found)
-    ious = []
-    for item in truth:
-        candidates = [d for d in unused if (d.shape, d.color) == (item.shape, item.color)]
-        best = max(candidates, key=lambda d: box_iou(d.box, item.box))
-        unused.remove(best)
-        ious.append(box_iou(best.box, item.box))
-    return all(value >= EXACT_IOU for value in ious), ious
 
 
 def confusion(truth: list[ShapeInstance], found: list[ShapeInstance],

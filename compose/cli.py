@@ -196,6 +196,11 @@ def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
     given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
+    if args.vae is not None and not args.resume:
+        from compose.model.bundle import stable_diffusion_config
+
+        given["model"] = stable_diffusion_config(str(args.vae))
+        given.setdefault("region_fraction", 0.0)  # whole captions only: a checkpoint nobody tuned for compose
     if args.resume:
         config = TrainConfig.saved(args.out)
         for field, value in given.items():
@@ -206,6 +211,36 @@ def command_train(args) -> int:
     folder = train(config, resume=args.resume)
     if args.export:
         export_model(folder, args.export)
+    return 0
+
+
+VAE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "learning_rate", "crop": "crop",
+             "kl_weight": "kl_weight", "seed": "seed", "threads": "threads", "checkpoint_minutes": "checkpoint_minutes",
+             "validate_every": "validate_every", "time_limit": "time_limit_minutes", "stop_at": "stop_at_step"}
+
+
+def command_train_vae(args) -> int:
+    from compose.vae_training import VaeTrainConfig, export_vae, train_vae
+
+    given = {field: getattr(args, flag) for flag, field in VAE_FLAGS.items() if getattr(args, flag) is not None}
+    config = VaeTrainConfig(output=str(args.out), progress=not args.quiet, **given)
+    folder = train_vae(config, resume=args.resume)
+    if args.export:
+        export_vae(folder, args.export)
+    return 0
+
+
+def command_export_vae(args) -> int:
+    from compose.vae_training import export_vae
+
+    print(export_vae(args.run, args.output))
+    return 0
+
+
+def command_slim_run(args) -> int:
+    from compose.training import slim_checkpoint
+
+    print(slim_checkpoint(args.run, args.output))
     return 0
 
 
@@ -331,15 +366,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     sub.add_argument("--init-from", metavar="MODEL", help="start from this bundled-format model's weights "
                      "('bundled' or a folder from export-model): to go on training in a later session")
+    sub.add_argument("--vae", type=Path, metavar="VAE_DIR", help="train a Stable Diffusion-format latent model "
+                     "(shapes-sd) on this VAE's latents (a folder from train-vae --export), whole captions only")
     sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_train)
+
+    sub = commands.add_parser("train-vae", help="train the autoencoder of a Stable Diffusion-format shapes model")
+    sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, log, plot)")
+    sub.add_argument("--steps", type=int, help="total steps of the schedule (default 6000)")
+    sub.add_argument("--batch-size", type=int, help="crops per step (default 16)")
+    sub.add_argument("--crop", type=int, help="crop side in pixels of the 128 px renders (default 64)")
+    sub.add_argument("--learning-rate", type=float, help="peak AdamW learning rate (default 5e-4)")
+    sub.add_argument("--kl-weight", type=float, help="KL weight against the pixel loss (default 1e-6, as SD)")
+    sub.add_argument("--seed", type=int, help="default 0")
+    sub.add_argument("--threads", type=int, help="torch CPU threads")
+    sub.add_argument("--checkpoint-minutes", type=float, help="default 5")
+    sub.add_argument("--validate-every", type=int, help="steps between round-trip checks (0: never; default 1000)")
+    sub.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this")
+    sub.add_argument("--stop-at", type=int, default=None, metavar="STEP", help="end this invocation at STEP")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the VAE folder here")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_train_vae)
+
+    sub = commands.add_parser("export-vae", help="write a VAE run as a diffusers AutoencoderKL folder")
+    sub.add_argument("run", type=Path, metavar="RUN_DIR")
+    sub.add_argument("output", type=Path, metavar="VAE_DIR")
+    sub.set_defaults(handler=command_export_vae)
 
     sub = commands.add_parser("export-model", help="write a training run's EMA weights as a model folder")
     sub.add_argument("run", type=Path, metavar="RUN_DIR")
     sub.add_argument("output", type=Path, metavar="MODEL_DIR")
     sub.add_argument("--no-ema", action="store_true", help="export the raw weights instead of the EMA")
     sub.set_defaults(handler=command_export_model)
+
+    sub = commands.add_parser("slim-run", help="copy a training run small enough to commit (fp16 weights and "
+                              "EMA, no optimizer moments); `train --resume` goes on from the copy")
+    sub.add_argument("run", type=Path, metavar="RUN_DIR")
+    sub.add_argument("output", type=Path, metavar="COPY_DIR")
+    sub.set_defaults(handler=command_slim_run)
 
     sub = commands.add_parser("data", help="export shapes-world training samples (PNG + JSONL) to look at")
     sub.add_argument("--out", type=Path, required=True, metavar="DIR")

@@ -31,7 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compose.model.bundle import ModelBundle, ShapesModelConfig, build_shapes_model, save_bundle
+from compose.checkpoints import (checkpoint_folder, has_checkpoint, load_optimizer_tensors, optimizer_tensors,
+                                 read_checkpoint, write_checkpoint)
+from compose.model.bundle import (ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model, save_bundle,
+                                  save_stable_diffusion)
 from compose.shapes.data import TRAINING_MIX, DataMix, sample_at, stream_seed
 
 logger = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ class TrainConfig:
             (self.mixed_precision in ("no", "bf16", "fp16"), f"--mixed-precision {self.mixed_precision!r}: "
              "choose no, bf16 or fp16"),
             (self.budget_minutes is None or self.budget_minutes > 0, f"--budget {self.budget_minutes}: must be positive"),
+            (self.model.vae is None or self.region_fraction == 0, f"--region-fraction {self.region_fraction}: a "
+             "Stable Diffusion-format model (--vae) trains on whole captions only; give 0"),
         ]
         for holds, message in rules:
             if not holds:
@@ -168,8 +173,15 @@ def _single_threaded_worker(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def learning_rate_at(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak at the last step."""
+REWARM_STEPS = 100  # a run resumed from a slim checkpoint (no optimizer moments) warms up again this long
+
+
+def learning_rate_at(step: int, config: TrainConfig, rewarm_from: int | None = None) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak at the last step; after a resume from a
+    slim checkpoint (`rewarm_from`: its step), the rate ramps up again over REWARM_STEPS while Adam's
+    moments, which that checkpoint does not keep, fill in."""
+    if rewarm_from is not None and step < rewarm_from + REWARM_STEPS:
+        return learning_rate_at(step, config) * (step - rewarm_from + 1) / REWARM_STEPS
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
@@ -206,62 +218,47 @@ def build_tokenizer(region_prefix: str = ""):
 # checkpoints: safetensors for every tensor (weights, EMA, optimizer moments), JSON for the rest
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            tensors[f"{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return tensors
-
-
-def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    state_dict = optimizer.state_dict()
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    state_dict["state"] = state
-    optimizer.load_state_dict(state_dict)
-
-
 def save_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], optimizer,
                     trainer_state: dict) -> None:
-    """Write the checkpoint to folder/checkpoint atomically (a new folder, then a rename)."""
-    from safetensors.torch import save_file
-
-    temporary, final = folder / "checkpoint.tmp", folder / "checkpoint"
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in bundle.unet.state_dict().items()}, temporary / "unet.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in bundle.text_encoder.state_dict().items()},
-              temporary / "text_encoder.safetensors")
-    save_file({f"{i}": tensor.detach().cpu().contiguous() for i, tensor in enumerate(ema)}, temporary / "ema.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in _optimizer_tensors(optimizer).items()},
-              temporary / "optimizer.safetensors")
-    (temporary / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2), encoding="utf-8")
-    if final.exists():
-        old = folder / "checkpoint.old"
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        temporary.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temporary.rename(final)
+    """Write the run's checkpoint (compose.checkpoints): UNet, text encoder, EMA, optimizer, state."""
+    write_checkpoint(folder, {"unet": bundle.unet.state_dict(), "text_encoder": bundle.text_encoder.state_dict(),
+                              "ema": {f"{i}": tensor for i, tensor in enumerate(ema)},
+                              "optimizer": optimizer_tensors(optimizer)}, trainer_state)
 
 
 def load_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], optimizer) -> dict:
-    from safetensors.torch import load_file
-
-    checkpoint = folder / "checkpoint"
-    if not checkpoint.is_dir() and (folder / "checkpoint.old").is_dir():
-        checkpoint = folder / "checkpoint.old"  # a stop between save_checkpoint's two renames
-    bundle.unet.load_state_dict(load_file(checkpoint / "unet.safetensors"))
-    bundle.text_encoder.load_state_dict(load_file(checkpoint / "text_encoder.safetensors"))
-    saved_ema = load_file(checkpoint / "ema.safetensors")
+    """Put a checkpoint's weights, EMA and optimizer moments back; a slim checkpoint (slim_checkpoint: no
+    moments) starts them fresh and marks the step from which the learning rate warms up again."""
+    slim = not (checkpoint_folder(folder) / "optimizer.safetensors").is_file()
+    parts, state = read_checkpoint(folder, ["unet", "text_encoder", "ema"] + ([] if slim else ["optimizer"]))
+    bundle.unet.load_state_dict({key: value.float() for key, value in parts["unet"].items()})
+    bundle.text_encoder.load_state_dict({key: value.float() for key, value in parts["text_encoder"].items()})
     for index, tensor in enumerate(ema):
-        tensor.copy_(saved_ema[f"{index}"])
-    _load_optimizer_tensors(optimizer, load_file(checkpoint / "optimizer.safetensors"))
-    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        tensor.copy_(parts["ema"][f"{index}"])
+    if slim:
+        state["rewarm_from"] = state["step"]
+        logger.info("%s: a slim checkpoint (no optimizer moments); they start fresh, the learning rate warms up "
+                    "again over %d steps", folder, REWARM_STEPS)
+    else:
+        load_optimizer_tensors(optimizer, parts["optimizer"])
+    return state
+
+
+def slim_checkpoint(run_folder: str | Path, output: str | Path) -> Path:
+    """Copy a run folder small enough to commit, so that a run can go on in a later session: config,
+    tokenizer, log, plot, and a checkpoint of the weights and EMA in fp16 without the optimizer's moments
+    (a third of the size). `compose train --resume --out COPY` continues from it (see load_checkpoint)."""
+    run_folder, output = Path(run_folder), Path(output)
+    parts, state = read_checkpoint(run_folder, ["unet", "text_encoder", "ema"])
+    output.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "train_log.jsonl", "training.png"):
+        if (run_folder / name).is_file():
+            shutil.copyfile(run_folder / name, output / name)
+    shutil.copytree(run_folder / "tokenizer", output / "tokenizer", dirs_exist_ok=True)
+    halves = {stem: {key: value.half() if value.is_floating_point() else value for key, value in tensors.items()}
+              for stem, tensors in parts.items()}
+    write_checkpoint(output, halves, {**state, "slim": True})
+    return output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,7 +375,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     if resume:
-        if not any((folder / name / "trainer_state.json").is_file() for name in ("checkpoint", "checkpoint.old")):
+        if not has_checkpoint(folder):
             raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
         saved = TrainConfig.saved(folder).to_dict()
         wanted = config.to_dict()
@@ -429,6 +426,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     unet, text_encoder, optimizer = accelerator.prepare(bundle.unet, bundle.text_encoder, optimizer)
     device = accelerator.device
     ema = [tensor.to(device) for tensor in ema]
+    if isinstance(bundle.codec, VaeCodec):  # frozen, outside the optimizer: moved by hand
+        bundle.codec.vae.to(device)
     alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
     state["hardware"] = sorted(set(state.get("hardware", [])) | {_hardware_name(device, accelerator.num_processes)})
 
@@ -444,7 +443,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if main and resume:
         _drop_log_after(folder / "train_log.jsonl", state["step"])
     log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8") if main else None
-    side = config.model.image_size // config.model.fold
+    side = config.model.image_size // bundle.codec.downscale
     started = time.time()
     elapsed_before = state["elapsed_seconds"]
     last_checkpoint = time.time()
@@ -493,14 +492,14 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 break
             step = state["step"]
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate_at(step, config)
+                group["lr"] = learning_rate_at(step, config, state.get("rewarm_from"))
             images = batch["images"].to(device)
-            with torch.no_grad():
-                clean = bundle.codec.encode(images)
-            # Noise, timesteps and caption dropout come from a generator seeded by (seed, step, rank),
-            # so a resumed run continues exactly as an uninterrupted one would.
+            # Noise, timesteps, caption dropout (and a VAE's posterior samples) come from a generator seeded
+            # by (seed, step, rank), so a resumed run continues exactly as an uninterrupted one would.
             step_generator = torch.Generator(device).manual_seed(
                 stream_seed(config.seed, step) * 64 + accelerator.process_index)
+            with torch.no_grad(), accelerator.autocast():
+                clean = bundle.codec.encode(images, generator=step_generator).float()
             noise = torch.randn(clean.shape, generator=step_generator, device=device, dtype=clean.dtype)
             timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
                                       generator=step_generator, device=device)
@@ -549,7 +548,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 progress.set_postfix(loss=f"{mean_loss:.4f}", samples_per_s=f"{window_samples / seconds:.0f}")
                 if main:
                     log_file.write(json.dumps({"step": state["step"], "loss": round(mean_loss, 5),
-                                               "lr": learning_rate_at(step, config),
+                                               "lr": learning_rate_at(step, config, state.get("rewarm_from")),
                                                "samples_per_s": round(window_samples / seconds, 1),
                                                "data_wait_fraction": round(window_wait / seconds, 3),
                                                "elapsed_seconds": round(elapsed_before + time.time() - started, 1)}) + "\n")
@@ -581,6 +580,13 @@ def _initial_model(config: TrainConfig):
 
     start = load_model(config.init_from)
     architecture = start.info.get("architecture")
+    record = Path(config.init_from) / TRAINING_RECORD
+    if isinstance(start.codec, VaeCodec) and record.is_file():  # a Stable Diffusion-format model of ours
+        training = json.loads(record.read_text(encoding="utf-8"))["training"]
+        start.info["training"] = training
+        model = TrainConfig.from_dict({"output": "", "model": training["config"]["model"]}).model
+        config.model = replace(model, vae=str(Path(config.init_from) / "vae"))
+        return start
     if not isinstance(start.codec, PixelFoldCodec) or not isinstance(architecture, dict):
         raise ValueError(f"--init-from {config.init_from}: not a bundled-format model (compose_model.json with an "
                          "architecture); only models written by `compose export-model` can be trained on")
@@ -626,8 +632,12 @@ def _hardware_name(device: torch.device, processes: int) -> str:
     return f"{processes} x CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
+TRAINING_RECORD = "compose_training.json"  # how a Stable Diffusion-format model was made, beside its parts
+
+
 def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = True) -> Path:
-    """Write the run's (EMA) weights as a bundled-format model folder (fp16 safetensors + configs)."""
+    """Write the run's (EMA) weights as a model folder (fp16 safetensors + configs): bundled format for a
+    pixel-fold model, a Stable Diffusion folder (with compose_training.json) for a latent one."""
     from safetensors.torch import load_file
     from transformers import CLIPTokenizer
 
@@ -650,4 +660,8 @@ def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = Tru
     info = {"training": {"config": config.to_dict(), "steps": state["step"], "samples_seen": state["samples_seen"],
                          "wall_seconds": round(state["elapsed_seconds"], 1), "hardware": state.get("hardware", []),
                          "ema": use_ema, "earlier_training": state.get("earlier_training", [])}}
+    if isinstance(bundle.codec, VaeCodec):
+        folder = save_stable_diffusion(bundle, output)
+        (folder / TRAINING_RECORD).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        return folder
     return save_bundle(bundle, output, info=info)

@@ -27,22 +27,13 @@ from compose.shapes.detect import (
 )
 from compose.shapes.render import ShapeInstance, render
 from compose.shapes.score import box_iou
+from compose.shapes.score import read_back_exactly as exactly_read
 
-EXACT_IOU = 0.8
 THREE_OBJECTS = DataMix(object_count_weights=(0, 0, 1))
 
 
 def read_back_exactly(truth: list[ShapeInstance], found: list[ShapeInstance]) -> bool:
-    if sorted((o.shape, o.color) for o in truth) != sorted((o.shape, o.color) for o in found):
-        return False
-    unused = list(found)
-    for item in truth:
-        candidates = [d for d in unused if (d.shape, d.color) == (item.shape, item.color)]
-        best = max(candidates, key=lambda d: box_iou(d.box, item.box))
-        if box_iou(best.box, item.box) < EXACT_IOU:
-            return False
-        unused.remove(best)
-    return True
+    return exactly_read(truth, found)[0]
 
 
 def soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

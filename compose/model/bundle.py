@@ -53,6 +53,9 @@ class ShapesModelConfig:
     region_prefix: str = "region:"
     prediction_type: str = "v_prediction"
     beta_schedule: str = "squaredcos_cap_v2"
+    # A Stable Diffusion-format latent model instead of folded pixels: the path of a trained VAE folder
+    # (`compose train-vae --export`); the UNet then denoises that VAE's latents (see stable_diffusion_config).
+    vae: str | None = None
 
     def __post_init__(self):
         if len(self.block_out_channels) != len(self.attention_levels):
@@ -144,16 +147,48 @@ class ModelBundle:
         return classes[kind].from_config(config)
 
 
+# Stable Diffusion's noise schedule ("scaled_linear", betas 0.00085 to 0.012 over 1000 steps).
+SD_BETAS = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
+SD_TEXT_LENGTH = 77  # CLIP's context, as every Stable Diffusion text encoder has
+SD_PHRASE_LENGTH = 20  # what load_model gives a Stable Diffusion folder's region phrases
+
+
+def stable_diffusion_config(vae: str, **changes) -> ShapesModelConfig:
+    """The architecture of a Stable Diffusion-format model of the shapes world (shapes-sd): a latent
+    UNet on `vae`'s 16 x 16 x 4 latents of 128 px pictures, cross-attention at every level as SD has,
+    SD's 77-token text context and noise schedule, v-prediction (as SD 2.x), and no region marker: it
+    is trained on whole captions only, so it stands for a checkpoint nobody tuned for `compose`."""
+    values = dict(image_size=128, fold=8, block_out_channels=(64, 128, 128), attention_levels=(True, True, True),
+                  text_length=SD_TEXT_LENGTH, phrase_length=SD_PHRASE_LENGTH, region_prefix="",
+                  beta_schedule="scaled_linear", vae=str(vae))
+    values.update(changes)
+    return ShapesModelConfig(**values)
+
+
+def _codec_for(config: ShapesModelConfig):
+    if config.vae is None:
+        return PixelFoldCodec(config.fold)
+    from diffusers import AutoencoderKL
+
+    vae = _load_part(AutoencoderKL.from_pretrained, Path(config.vae), "VAE", torch_dtype=torch.float32)
+    codec = VaeCodec(vae.eval().requires_grad_(False))
+    if config.image_size % codec.downscale:
+        raise ValueError(f"model config: image_size {config.image_size} is not a multiple of the VAE's downscale "
+                         f"{codec.downscale}")
+    return codec
+
+
 def build_shapes_model(config: ShapesModelConfig, tokenizer) -> ModelBundle:
-    """A freshly initialised bundled-architecture model (random weights) around `tokenizer`."""
+    """A freshly initialised model of `config` (random weights; a latent model's VAE loaded from its
+    folder) around `tokenizer`."""
     from diffusers import DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    codec = PixelFoldCodec(config.fold)
+    codec = _codec_for(config)
     down = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in config.attention_levels)
     up = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention_levels))
     unet = UNet2DConditionModel(
-        sample_size=config.image_size // config.fold, in_channels=codec.channels, out_channels=codec.channels,
+        sample_size=config.image_size // codec.downscale, in_channels=codec.channels, out_channels=codec.channels,
         block_out_channels=config.block_out_channels, down_block_types=down, up_block_types=up,
         layers_per_block=config.layers_per_block, cross_attention_dim=config.text_hidden,
         attention_head_dim=config.attention_heads, norm_num_groups=32,
@@ -165,10 +200,14 @@ def build_shapes_model(config: ShapesModelConfig, tokenizer) -> ModelBundle:
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
     text_encoder = CLIPTextModel(text_config)
-    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule=config.beta_schedule,
-                              prediction_type=config.prediction_type, clip_sample=False)
+    betas = SD_BETAS if config.beta_schedule == "scaled_linear" else {"beta_schedule": config.beta_schedule}
+    scheduler = DDPMScheduler(num_train_timesteps=1000, prediction_type=config.prediction_type, clip_sample=False,
+                              **betas)
+    if config.vae is not None:
+        tokenizer.model_max_length = config.text_length
     return ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
-                       scheduler_config=dict(scheduler.config), codec=codec, name=BUNDLED_NAME,
+                       scheduler_config=dict(scheduler.config), codec=codec,
+                       name=BUNDLED_NAME if config.vae is None else "shapes-sd",
                        native_size=config.image_size, text_length=config.text_length,
                        phrase_length=config.phrase_length, info={"architecture": asdict(config)},
                        region_prefix=config.region_prefix)
@@ -196,6 +235,38 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
             "text_length": bundle.text_length, "phrase_length": bundle.phrase_length,
             "region_prefix": bundle.region_prefix}
     (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def save_stable_diffusion(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Write a latent model as a Stable Diffusion folder, exactly as diffusers' `save_pretrained` lays one
+    out (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/; safetensors in `dtype`), so
+    that `StableDiffusionPipeline.from_pretrained(folder)` loads it with no `compose` code. The scheduler is
+    DDIM with SD's settings (steps_offset 1, "leading" spacing) over the model's own noise schedule."""
+    import copy
+
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    if not isinstance(bundle.codec, VaeCodec):
+        raise ValueError("save_stable_diffusion writes latent (VAE) models; pixel-fold models use save_bundle")
+    parts = {name: copy.deepcopy(module).to(dtype) for name, module in
+             (("unet", bundle.unet), ("text_encoder", bundle.text_encoder), ("vae", bundle.codec.vae))}
+    # Keys starting with "_" (diffusers' record of defaulted values) would undo the overrides.
+    settings = {key: value for key, value in bundle.scheduler_config.items() if not key.startswith("_")}
+    scheduler = DDIMScheduler.from_config({**settings, "steps_offset": 1, "set_alpha_to_one": False,
+                                           "timestep_spacing": "leading"})
+    pipeline = StableDiffusionPipeline(vae=parts["vae"], text_encoder=parts["text_encoder"], tokenizer=bundle.tokenizer,
+                                       unet=parts["unet"], scheduler=scheduler, safety_checker=None,
+                                       feature_extractor=None, requires_safety_checker=False)
+    folder = Path(folder)
+    pipeline.save_pretrained(folder, safe_serialization=True)
+    # transformers 5 loads a model in the dtype its config names ("auto"), diffusers in float32: a plain
+    # from_pretrained would pair an fp16 text encoder with an fp32 UNet and fail. The weights stay fp16 on
+    # disk; the config asks for float32 compute, as diffusers' parts get (torch_dtype= still overrides it).
+    text_config = folder / "text_encoder" / "config.json"
+    values = json.loads(text_config.read_text(encoding="utf-8"))
+    values["dtype"] = "float32"
+    text_config.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
     return folder
 
 

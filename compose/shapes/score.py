@@ -589,3 +589,23 @@ def best_matching(weights: list[list[float]]) -> list[int | None]:
         if row_of_column[column]:
             result[row_of_column[column] - 1] = column - 1
     return result
+
+
+EXACT_IOU = 0.8  # a read-back box this close to its true box counts as exact
+
+
+def read_back_exactly(truth: Sequence[ShapeInstance], found: Sequence[ShapeInstance],
+                      iou: float = EXACT_IOU) -> tuple[bool, list[float]]:
+    """Whether `found` is `truth`: the same multiset of (shape, colour), and each true box matched by a
+    found box of its kind with IoU >= `iou`. Also returns the matched IoUs (empty when the kinds differ).
+    The measure of the detector benchmark and of a VAE's round trip."""
+    if sorted((o.shape, o.color) for o in truth) != sorted((o.shape, o.color) for o in found):
+        return False, []
+    unused = list(found)
+    ious = []
+    for item in truth:
+        candidates = [d for d in unused if (d.shape, d.color) == (item.shape, item.color)]
+        best = max(candidates, key=lambda d: box_iou(d.box, item.box))
+        unused.remove(best)
+        ious.append(box_iou(best.box, item.box))
+    return all(value >= iou for value in ious), ious
