@@ -76,9 +76,12 @@ def describe_scene(scene) -> str:
         target = f"[{relation.object}]" + (f" and [{relation.object2}]" if relation.object2 is not None else "")
         lines.append(f"  relation: [{relation.subject}] {relation.predicate} {target}")
     for negation in scene.negations:
-        lines.append(f"  not: {' '.join(word for word in (negation.color, negation.noun or 'shape') if word)}")
+        words = (negation.size, negation.color, negation.noun or "shape")
+        lines.append(f"  not: {' '.join(word for word in words if word)}")
     if scene.background:
         lines.append(f"  background: {scene.background}")
+    if scene.style:
+        lines.append(f"  style: {scene.style}")
     return "\n".join(lines)
 
 

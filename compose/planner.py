@@ -222,8 +222,6 @@ def _check_scene(scene: Scene) -> None:
     if not isinstance(scene, Scene):
         raise ValueError(f"plan() needs a compose.Scene, got {type(scene).__name__}; "
                          "build one with compose.parse(prompt) or Scene.from_dict(data)")
-    if not scene.objects:
-        raise ValueError("scene has no objects; a layout needs at least one object group")
     seen_ids: set[int] = set()
     for group in scene.objects:
         where = f"object group {group.id} ({group.phrase!r})"
@@ -381,20 +379,37 @@ def _smallest_extents(instance: _Instance) -> tuple[float, float]:
             side / math.sqrt(instance.aspect * (1 + ASPECT_JITTER)))
 
 
+def _check_world_limit(scene: Scene, shapes_scene: bool) -> None:
+    """More objects than the world holds: 8 in a shapes-world scene (shapes world spec v1, placement),
+    16 in any layout (layout files spec v1). Checked on the counts, before any instance is made, so that
+    "a thousand stars" costs nothing: "40 circles: the shapes world holds at most 8 objects"."""
+    limit = world.MAX_OBJECTS if shapes_scene else OPEN_VOCABULARY_MAX_OBJECTS
+    total = sum(group.count for group in scene.objects)
+    if total <= limit:
+        return
+    if shapes_scene:  # shape nouns all take -s: "40 circles"; a colour tells groups of one noun apart
+        nouns = collections.Counter(group.noun for group in scene.objects)
+        named = [" ".join([str(group.count)] + ([group.color] if group.color and nouns[group.noun] > 1 else [])
+                          + [group.noun + ("s" if group.count > 1 else "")]) for group in scene.objects]
+    else:
+        named = [f'"{group.phrase}"' for group in scene.objects]
+    what = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    if len(named) > 1 or not shapes_scene:
+        what += f" ({total} objects)"
+    where = ("the shapes world holds at most {limit} objects (shapes world spec v1)" if shapes_scene
+             else "a layout holds at most {limit} objects (layout files spec v1)").format(limit=limit)
+    raise UnsatisfiableSceneError(f"{what}: {where}; ask for {limit} or fewer")
+
+
 def _check_object_count(scene: Scene, shapes_scene: bool, instances: Sequence[_Instance], rules: _Rules) -> None:
-    """Too many objects: more than the limit, or more than can fit at their smallest sizes.
+    """Too many objects: more than can fit at their smallest sizes (the world's limit is checked before,
+    by `_check_world_limit`).
 
     Two boxes a Euclidean gap g apart are at least g / sqrt(2) apart along x or along y, so boxes
     grown by g / (2 sqrt(2)) on every side are disjoint. That bounds their total area, and it bounds
     how many box centres fit in a rectangle: two centres in one cell of a grid of cells as large as
     the grown boxes could not be apart along either axis. Both bounds are applied to the whole canvas
     and to each location word's part of it, counting only boxes that may overlap nothing."""
-    limit = world.MAX_OBJECTS if shapes_scene else OPEN_VOCABULARY_MAX_OBJECTS
-    if len(instances) > limit:
-        why = ("in one shapes-world scene (shapes world spec v1)" if shapes_scene
-               else "in one layout (layout files spec v1)")
-        raise UnsatisfiableSceneError(
-            f"{len(instances)} objects; at most {limit} fit {why}: ask for fewer objects")
     linked = {group for pair in rules.overlapping_groups for group in pair}
     linked |= {depth.subject for depth in rules.depths} | {depth.object for depth in rules.depths}
     free = [instance for instance in instances if instance.group not in linked]
@@ -1340,6 +1355,7 @@ def plan(scene: Scene, seed: int = 0, *, max_attempts: int = DEFAULT_MAX_ATTEMPT
 
     The same scene and seed always give the same layout; other seeds give other layouts. Regions come
     in drawing order (what a relation puts in front comes later), then scene order, then member order.
+    A scene with no objects (only negations and/or a background) gives a layout with no regions.
     Raises `UnsatisfiableSceneError` (a ValueError) when no layout can satisfy the scene, naming the
     relations or the count at fault, and ValueError for a malformed scene.
     """
@@ -1348,7 +1364,10 @@ def plan(scene: Scene, seed: int = 0, *, max_attempts: int = DEFAULT_MAX_ATTEMPT
     if not isinstance(max_attempts, int) or max_attempts < 1:
         raise ValueError(f"max_attempts {max_attempts!r} is not an integer >= 1")
     _check_scene(scene)
+    if not scene.objects:  # "a scene without backpacks" (cli.md spec v1.1): the background alone
+        return Layout(regions=(), prompt=scene.prompt, background=scene.background, scene=scene)
     shapes_scene = is_shapes_scene(scene)
+    _check_world_limit(scene, shapes_scene)
     names = _group_names(scene)
     rules = _read_relations(scene, shapes_scene, names)
     instances = _make_instances(scene)

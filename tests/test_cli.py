@@ -33,6 +33,17 @@ def test_parse_json_is_the_scene_of_cli_md(capsys):
     }
 
 
+def test_parse_json_of_a_scene_with_no_object_and_a_style(capsys):
+    """cli.md spec v1.1: empty objects, a negation's size, the optional style."""
+    status, out, err = run(capsys, "parse", "a realistic photo of a scene without small backpacks", "--json")
+    assert status == 0 and err == ""
+    scene = json.loads(out)
+    assert scene["objects"] == [] and scene["style"] == "realistic"
+    assert scene["negations"] == [{"noun": "backpack", "color": None, "size": "small"}]
+    status, out, _ = run(capsys, "parse", "a realistic photo of a scene without small backpacks")
+    assert status == 0 and "not: small backpack" in out and "style: realistic" in out
+
+
 def test_parse_prints_one_json_line_per_prompt_and_a_readable_form(capsys):
     status, out, _ = run(capsys, "parse", "a red circle", "three green stars", "--json")
     assert status == 0 and len(out.strip().splitlines()) == 2
@@ -44,11 +55,15 @@ def test_parse_prints_one_json_line_per_prompt_and_a_readable_form(capsys):
     (["parse", ""], "empty"),
     (["parse", "   "], "empty"),
     (["parse", " ".join(["circle"] * 10_000)], "at most 10,000"),
-    (["parse", "the and of"], "names no object"),
+    (["parse", "the and of"], "names nothing to draw"),
+    (["parse", "hello there"], "names nothing to draw"),
+    (["parse", "five circles: two red and two blue"], "2 + 2 = 4, not 5"),
+    (["parse", "a red circle to the left of"], 'ends with the relation "to the left of"'),
     (["parse", "a red circle", "--bogus"], "unrecognized arguments: --bogus"),
     (["layout"], "give a PROMPT or --from FILE"),
     (["layout", "a red circle to the left of a blue square. The square is left of the circle."], "contradict"),
-    (["layout", "nine red circles"], "9 objects"),
+    (["layout", "nine red circles"], "9 circles: the shapes world holds at most 8 objects"),
+    (["layout", "forty large red circles"], "40 circles: the shapes world holds at most 8 objects"),
     (["generate", "a red circle", "--method", "magic"], "invalid choice: 'magic'"),
     (["generate", "a red circle", "--model", "/no/such/model"], "no such file or folder"),
     (["generate", "a red circle", "--size", "64x32"], "square"),

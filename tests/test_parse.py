@@ -365,15 +365,23 @@ def test_longest_allowed_prompt_parses():
     assert len(parse(prompt).objects) >= 1
 
 
-@pytest.mark.parametrize("prompt", ["the and of", "no stars", "there are no circles.", "left of the"])
-def test_prompt_with_no_object_is_an_error(prompt):
-    with pytest.raises(ValueError, match=rf'prompt "{prompt}" names no object: a prompt must name at least one'):
+@pytest.mark.parametrize("prompt", ["the and of", "left of the", "a picture of"])
+def test_prompt_that_names_nothing_is_an_error(prompt):
+    with pytest.raises(ValueError, match=rf'prompt "{prompt}" names nothing to draw: a prompt must name a thing'):
         parse(prompt)
 
 
-def test_count_out_of_range_is_an_error():
-    with pytest.raises(ValueError, match=r'prompt "150 cats" asks for 150 of something: a count must be from 1 to 99'):
-        parse("150 cats")
+@pytest.mark.parametrize("prompt", ["no stars", "there are no circles."])
+def test_prompt_that_names_only_what_must_not_appear_is_a_scene_with_no_object(prompt):
+    """cli.md spec v1.1: objects may be empty when the prompt names what must not appear."""
+    scene = parse(prompt)
+    assert scene.objects == () and len(scene.negations) == 1
+
+
+def test_counts_past_99_are_read_and_a_count_below_one_is_an_error():
+    assert objects("150 cats") == [("cat", 150, None, None, None)]
+    with pytest.raises(ValueError, match=r'prompt "0 cats" asks for "0" of something: a count must be a whole number'):
+        parse("0 cats")
 
 
 def test_non_string_prompt_is_a_type_error():

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # layout_rules sits be
 
 import layout_rules  # noqa: E402
 from compose.planner import UnsatisfiableSceneError, aspect_ratio, plan  # noqa: E402
-from compose.scene import Layout, ObjectGroup, Region, Relation, Scene  # noqa: E402
+from compose.scene import Layout, Negation, ObjectGroup, Region, Relation, Scene  # noqa: E402
 from compose.shapes import world  # noqa: E402
 
 GOLD_PROMPTS = Path(__file__).resolve().parent / "gold_prompts.jsonl"
@@ -346,8 +346,11 @@ CIRCLE, SQUARE, STAR = group(0, "circle"), group(1, "square"), group(2, "star")
     ([CIRCLE, SQUARE, STAR], [Relation(0, "left_of", 1), Relation(0, "left_of", 2), Relation(0, "above", 1),
                               Relation(0, "above", 2), Relation(0, "between", 1, 2)],
      ["circle between square and star", "circle left_of square", "circle above star"]),
-    ([group(0, "circle", 9)], [], ["9 objects; at most 8 fit"]),
-    ([group(0, "circle", 5), group(1, "star", 4)], [], ["9 objects; at most 8 fit"]),
+    ([group(0, "circle", 9)], [], ["9 circles: the shapes world holds at most 8 objects"]),
+    ([group(0, "circle", 5), group(1, "star", 4)], [],
+     ["5 circles and 4 stars (9 objects): the shapes world holds at most 8 objects"]),
+    ([group(0, "circle", 10 ** 12)], [], ["1000000000000 circles: the shapes world holds at most 8 objects"]),
+    ([group(0, "balloon", 100)], [], ['"100 balloons" (100 objects): a layout holds at most 16 objects']),
     ([group(0, "square", 8, size="large")], [], ["8 objects", "smallest allowed sizes"]),
     ([group(0, "square", 7, size="large")], [], ["7 objects", "at most 4 fit on the canvas"]),
     ([group(0, "triangle", 4, size="large", location="bottom_right")], [],
@@ -377,7 +380,6 @@ def test_a_scene_that_passes_the_early_checks_but_cannot_be_placed_reports_the_f
 
 
 @pytest.mark.parametrize("groups, relations, expected", [
-    ([], [], "no objects"),
     ([CIRCLE], [Relation(0, "left_of", 5)], "object 5 is not the id"),
     ([group(0, "circle", size="huge")], [], "size 'huge'"),
     ([group(0, "circle", location="middle")], [], "location 'middle'"),
@@ -390,6 +392,14 @@ def test_malformed_scenes_raise_value_errors_that_name_the_field(groups, relatio
     with pytest.raises(ValueError, match=expected) as caught:
         plan(scene_of("bad", groups, relations))
     assert not isinstance(caught.value, UnsatisfiableSceneError)
+
+
+def test_a_scene_with_no_objects_gives_a_layout_with_no_regions():
+    """cli.md spec v1.1: "a scene without backpacks" is the background alone."""
+    scene = Scene(prompt="a beach without people", objects=(), negations=(Negation("person"),),
+                  background="a beach")
+    layout = plan(scene, seed=3)
+    assert layout.regions == () and layout.background == "a beach" and layout.scene == scene
 
 
 def test_bad_arguments_are_rejected():
@@ -449,3 +459,33 @@ def test_every_satisfiable_gold_prompt_is_planned_validly():
     assert not failures, "\n".join(failures[:10])
     assert planned > 0
 
+
+def test_every_satisfiable_prompt_of_the_field_gold_set_gets_a_valid_layout():
+    """compose issue 14, section 3: each prompt of tests/gold_field.jsonl is planned (seeds 0 and 1) into a
+    layout the independent checker accepts, one region per instance; a prompt past the world's limit
+    (8 shapes, 16 objects) is refused with the limit named."""
+    from compose.parsing import parse
+
+    path = Path(__file__).resolve().parent / "gold_field.jsonl"
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    too_big_for_their_place = {  # fewer than the limit, but more than fit at their size and location
+        "five large stars, three orange and two blue": "at most 4 fit on the canvas",
+        "there are 3 large stars on the top and nothing green": "at most 2 fit at 'top'",
+        "I want a dozen teddy bears on the left and a huge dog on the right, 8k": "at most 8 fit at 'left'",
+    }
+    planned = refused = 0
+    for entry in entries:
+        scene = parse(entry["prompt"])
+        limit = world.MAX_OBJECTS if layout_rules.is_shapes_scene(scene) else 16
+        if scene.instance_count > limit or entry["prompt"] in too_big_for_their_place:
+            reason = too_big_for_their_place.get(entry["prompt"], f"holds at most {limit} objects")
+            with pytest.raises(UnsatisfiableSceneError, match=reason):
+                plan(scene)
+            refused += 1
+            continue
+        for seed in (0, 1):
+            layout = plan(scene, seed=seed)
+            assert len(layout.regions) == scene.instance_count, entry["prompt"]
+            assert layout_rules.layout_violations(scene, layout) == [], entry["prompt"]
+        planned += 1
+    assert planned >= 200 and refused == 25

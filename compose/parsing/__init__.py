@@ -44,8 +44,11 @@ def parse(prompt: str) -> Scene:
     """Read a prompt into the scene it describes: object groups (noun, count, colour, size, location,
     describing words), relations between them, negations and the background.
 
-    Raises ValueError for an empty or over-long prompt, a count outside 1..99, or a prompt that names
-    no object.
+    A scene may have no object when it names what must not appear or a setting ("a scene without
+    backpacks", "an empty beach"): cli.md spec v1.1. Raises ValueError for an empty or over-long prompt,
+    a count that is not a whole number >= 1, a group split into parts that do not add up to it ("five
+    circles: two red and two blue"), a relation with nothing after it ("a circle left of"), or a prompt
+    that names nothing at all ("hello there", "a photo of", "high quality").
     """
     from compose.parsing.lexicon import get_pipeline
     from compose.parsing.reader import SceneReader, _quote
@@ -53,8 +56,14 @@ def parse(prompt: str) -> Scene:
     check_prompt(prompt)
     pipeline = get_pipeline()
     doc = pipeline.make_doc(prompt)
-    scene = SceneReader(prompt, doc, pipeline.items(doc), pipeline.lexicon).read()
-    if not scene.objects:
-        raise ValueError(f"prompt {_quote(prompt)} names no object: a prompt must name at least one thing to "
-                         f'draw, e.g. "{EXAMPLE_PROMPT}"')
+    reader = SceneReader(prompt, doc, pipeline.items(doc), pipeline.lexicon)
+    scene = reader.read()
+    if not scene.objects and not scene.negations and not scene.background:
+        unknown = list(dict.fromkeys(reader.unknown_words))
+        hint = ""
+        if unknown:
+            words = ", ".join(f'"{word}"' for word in unknown[:3])
+            hint = f" ({words}: no noun the parser knows; put \"a\" or a number before a thing's name)"
+        raise ValueError(f"prompt {_quote(prompt)} names nothing to draw{hint}: a prompt must name a thing, "
+                         f'something to leave out ("no stars") or a setting, e.g. "{EXAMPLE_PROMPT}"')
     return scene

@@ -9,7 +9,10 @@ spaCy's rule-based matching (https://spacy.io/usage/rule-based-matching):
   ([preposition] [the] CORE [suffix] [of the FRAME]: "in the top left corner of the image").
 `Pipeline.items(doc)` turns a tokenised prompt into a list of `Item`s: the longest match wins where
 matches overlap (spaCy's `filter_spans` rule), and every other token becomes a plain word, a count
-(digits), or punctuation. The grammar in compose.parsing.reader reads the items.
+(digits), or punctuation. Three passes over the items then read what needs more than one phrase of the
+lexicon: cardinal numbers said in words ("twenty-one", "two dozen", "one hundred"), the framing that
+opens a prompt ("a realistic photo of a scene with", lexicon.json "framing"), and style fragments
+("in the style of van gogh", ", cartoon style"). The grammar in compose.parsing.reader reads the items.
 
 The pipeline is built once, on first use (`get_pipeline`), never at import.
 """
@@ -20,6 +23,7 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ from importlib import resources
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+_SIGNED_OR_DECIMAL = re.compile(r"[-+]?\d*\.?\d+")
 
 # Item kinds: what a word or a matched phrase does in a prompt.
 FILLER = "FILLER"  # "an image of", "draw", "there is": carries nothing
@@ -49,11 +55,16 @@ COMMA = "COMMA"
 SENTENCE_END = "SENTENCE_END"
 PRONOUN_SINGULAR = "PRONOUN_SINGULAR"  # "it"
 PRONOUN_PLURAL = "PRONOUN_PLURAL"  # "them", "they"
+PRONOUN_PERSON = "PRONOUN_PERSON"  # "she", "he": the nearest person
 RECIPROCAL = "RECIPROCAL"  # "each other"
 BACKGROUND_MARKER = "BACKGROUND_MARKER"  # "in the background": the phrase before it is the setting
 BACKGROUND_WORD = "BACKGROUND_WORD"  # "underwater": a setting by itself
 INTENSIFIER = "INTENSIFIER"  # "very" (dropped before a colour or size word)
 OTHER = "OTHER"  # "other" in "the other circle"
+STYLE = "STYLE"  # "realistic", "4k", "in the style of van gogh": value is the words as written
+STYLE_OF = "STYLE_OF"  # "in the style of": takes the words after it (made into a STYLE item)
+FRAMING = "FRAMING"  # "a realistic photo of": value is its style words ("realistic") or None
+RELATION_TO_ITS = "RELATION_TO_ITS"  # "to its right": value is (predicate, "singular" | "plural")
 WORD = "WORD"  # any other word: a noun or a describing word
 PUNCTUATION = "PUNCTUATION"  # quotes, brackets, stray hyphens: ignored
 
@@ -78,7 +89,8 @@ class Lexicon:
     location_prepositions: tuple[str, ...]
     location_suffixes: tuple[str, ...]
     location_frames: tuple[str, ...]
-    digit_count_range: tuple[int, int]
+    number_tens: frozenset[int]
+    number_scales: dict[str, int]
     plural_default_count: int
     sentence_breaks: frozenset[str]
     generic_nouns: frozenset[str]
@@ -95,6 +107,13 @@ class Lexicon:
     compound_max_words: int
     settings: frozenset[str]
     picture_nouns: frozenset[str]
+    framing_media: frozenset[str]
+    framing_links: frozenset[str]
+    style_suffixes: frozenset[str]
+    common_nouns: frozenset[str]
+    not_nouns: frozenset[str]
+    person_nouns: frozenset[str]
+    known_nouns: frozenset[str]  # every noun the lexicon names, singular (see `is_known_noun`)
 
     def singular(self, word: str) -> str:
         """The singular of a lower-cased noun: "mice" -> "mouse", "boxes" -> "box", "sheep" -> "sheep".
@@ -114,6 +133,12 @@ class Lexicon:
         if word.endswith("s"):
             return word[:-1]
         return word
+
+    def is_known_noun(self, noun: str) -> bool:
+        """Whether a singular noun (or its last word) is one the lexicon knows as a thing: a common noun,
+        a compound, a setting, a person, the singular of an irregular plural or a noun with a proportion
+        (lexicon_nouns.json "common_nouns_about" gives the rule this serves)."""
+        return noun in self.known_nouns or noun.rsplit(" ", 1)[-1] in self.known_nouns
 
     def is_setting(self, noun: str) -> bool:
         """Whether a noun names a place or time that fills the picture ("office", "moon", "night")."""
@@ -177,6 +202,14 @@ def load_lexicon() -> Lexicon:
     add_each(grammar["negations"], NEGATION)
     add_each(grammar["negation_nothing"], NEGATION_NOTHING)
     add_each(grammar["filler"], FILLER)
+    style = grammar["style"]
+    for phrase in style["phrases"]:
+        add(phrase, STYLE, " ".join(phrase.lower().split()))
+    add_each(style["of_phrases"], STYLE_OF)
+    for predicate, numbers in grammar["relations_to_its"].items():
+        for number, words in numbers.items():
+            for word in words:
+                add(word, RELATION_TO_ITS, (predicate, number))
     conjunctions = grammar["conjunctions"]
     add_each(conjunctions["and"], AND)
     add_each(conjunctions["or"], OR)
@@ -185,6 +218,7 @@ def load_lexicon() -> Lexicon:
     add_each(pronouns["singular"], PRONOUN_SINGULAR)
     add_each(pronouns["plural"], PRONOUN_PLURAL)
     add_each(pronouns["reciprocal"], RECIPROCAL)
+    add_each(pronouns["person"], PRONOUN_PERSON)
     add_each(grammar["background_markers"], BACKGROUND_MARKER)
     for word in nouns["background_words"]:
         add(word, BACKGROUND_WORD, word)
@@ -193,14 +227,22 @@ def load_lexicon() -> Lexicon:
 
     locations = grammar["locations"]
     compounds = frozenset(" ".join(noun.split()) for noun in nouns["compound_nouns"])
-    low, high = grammar["digit_count_range"]
+    framing = grammar["framing"]
+    common = frozenset(word for words in nouns["common_nouns"].values() for word in words)
+    persons = frozenset(nouns["person_nouns"])
+    proportion_nouns = frozenset(_data("proportions.json")["aspect_ratios"])
+    known = (common | compounds | persons | proportion_nouns | frozenset(nouns["settings"])
+             | frozenset(nouns["irregular_plurals"].values()) | frozenset(nouns["invariant_nouns"])
+             | frozenset(nouns["singular_nouns_ending_in_s"]) | frozenset(nouns["colour_nouns"])
+             | frozenset(nouns["picture_nouns"]))
     return Lexicon(
         phrases=phrases,
         location_cores={name: tuple(words) for name, words in locations["cores"].items()},
         location_prepositions=tuple(locations["prepositions"]),
         location_suffixes=tuple(locations["suffixes"]),
         location_frames=tuple(locations["frames"]),
-        digit_count_range=(int(low), int(high)),
+        number_tens=frozenset(int(value) for value in grammar["number_tens"]),
+        number_scales={word: int(value) for word, value in grammar["number_scales"].items()},
         plural_default_count=int(grammar["plural_default_count"]),
         sentence_breaks=frozenset(conjunctions["sentence_break"]),
         generic_nouns=frozenset(grammar["generic_nouns"]),
@@ -217,6 +259,13 @@ def load_lexicon() -> Lexicon:
         compound_max_words=max(len(noun.split()) for noun in compounds),
         settings=frozenset(nouns["settings"]),
         picture_nouns=frozenset(nouns["picture_nouns"]),
+        framing_media=frozenset(" ".join(word.lower().split()) for word in framing["media"]),
+        framing_links=frozenset(" ".join(word.lower().split()) for word in framing["links"]),
+        style_suffixes=frozenset(style["suffixes"]),
+        common_nouns=common,
+        not_nouns=frozenset(nouns["not_nouns"]),
+        person_nouns=persons,
+        known_nouns=known - frozenset(nouns["not_nouns"]),
     )
 
 
@@ -347,7 +396,197 @@ class Pipeline:
                 continue
             items.append(self._token_item(doc, index))
             index += 1
-        return _merge_hyphenated_words(doc, items)
+        items = _merge_hyphenated_words(doc, items)
+        items = self._merge_numbers(doc, items)
+        items = self._split_relations_to_its(items)
+        items = self._read_style(doc, items)
+        return self._read_framing(doc, items)
+
+    # ------------------------------------------------------------------ cardinal numbers
+    def _number_role(self, item: Item) -> str | None:
+        """How a count said in words combines with its neighbours: "unit" (1-19), "tens" (20, ..., 90),
+        "scale" (dozen, hundred, thousand: they multiply what comes before), or None (digits, and fixed
+        phrases such as "a pair of", which stand alone)."""
+        if item.kind != COUNT or not item.text[:1].isalpha():
+            return None
+        last_word = item.text.split()[-1]
+        if last_word in self.lexicon.number_scales and item.text in (last_word, "a " + last_word):
+            return "scale"
+        if " " in item.text:
+            return None
+        if item.value in self.lexicon.number_tens:
+            return "tens"
+        return "unit" if 1 <= item.value <= 19 else None
+
+    def _merge_numbers(self, doc, items: list[Item]) -> list[Item]:
+        """Join the words of one cardinal number into one count item (lexicon.json "number_words_about"):
+        "twenty-one" and "twenty one" (21), "two dozen" (24), "one hundred" (100), "a hundred and five"
+        (105). Words that do not combine ("two, one") stay apart."""
+        merged: list[Item] = []
+        index = 0
+        while index < len(items):
+            role = self._number_role(items[index])
+            if role is None:
+                merged.append(items[index])
+                index += 1
+                continue
+            total, current, last_role = 0, items[index].value, role
+            end = index + 1
+            while end < len(items):
+                step = end
+                if (items[step].text == "-" and step + 1 < len(items) and not doc[items[step - 1].end - 1].whitespace_
+                        and not doc[items[step].start].whitespace_):
+                    step += 1  # "twenty-one"
+                elif items[step].kind == AND and last_role == "scale" and step + 1 < len(items):
+                    step += 1  # "a hundred and five"
+                following = items[step]
+                next_role = self._number_role(following)
+                if next_role == "unit" and (last_role == "tens" and following.value <= 9 or last_role == "scale"):
+                    current += following.value
+                elif next_role == "tens" and last_role == "scale":
+                    current += following.value
+                elif next_role == "scale" and last_role in ("unit", "tens") and following.text.split()[0] != "a":
+                    scale = following.value
+                    if scale >= 1000:
+                        total, current = total + current * scale, 0
+                    else:
+                        current *= scale
+                else:
+                    break
+                last_role = next_role
+                end = step + 1
+            if end == index + 1:
+                merged.append(items[index])
+            else:
+                start, stop = items[index].start, items[end - 1].end
+                merged.append(Item(COUNT, total + current, start, stop, doc[start:stop].text.lower()))
+            index = end
+        return merged
+
+    # ------------------------------------------------------------------ relations to "its" side
+    @staticmethod
+    def _split_relations_to_its(items: list[Item]) -> list[Item]:
+        """ "a square to its right": the relation, then the pronoun it names (its: singular, their: plural)."""
+        if not any(item.kind == RELATION_TO_ITS for item in items):
+            return items
+        split: list[Item] = []
+        for item in items:
+            if item.kind != RELATION_TO_ITS:
+                split.append(item)
+                continue
+            predicate, number = item.value
+            split.append(Item(RELATION, predicate, item.start, item.end, item.text))
+            kind = PRONOUN_SINGULAR if number == "singular" else PRONOUN_PLURAL
+            split.append(Item(kind, None, item.end, item.end, "it" if number == "singular" else "them"))
+        return split
+
+    # ------------------------------------------------------------------ style and framing
+    def _read_style(self, doc, items: list[Item]) -> list[Item]:
+        """Style fragments as one STYLE item each (lexicon.json "style"): "in the style of" with the words
+        after it up to a comma, a clause break or a new phrase ("in the style of van gogh"); a fragment
+        after a comma that ends in a style suffix ("cartoon style")."""
+        if not any(item.kind == STYLE_OF or item.text in self.lexicon.style_suffixes for item in items):
+            return items
+        read: list[Item] = []
+        index = 0
+        stops = (COMMA, SENTENCE_END, BREAK, NEGATION, NEGATION_NOTHING)
+        while index < len(items):
+            item = items[index]
+            if item.kind == STYLE_OF:
+                end = index + 1
+                while end < len(items) and items[end].kind not in stops and not (
+                        items[end].kind in (AND, OR) and end + 1 < len(items)
+                        and items[end + 1].kind in (INDEFINITE, DEFINITE, COUNT)):
+                    end += 1
+                read.append(self._style_item(doc, items[index].start, items[end - 1].end))
+                index = end
+                continue
+            if item.kind == WORD and item.text in self.lexicon.style_suffixes and read:
+                first = len(read)
+                while first > 0 and read[first - 1].kind in (WORD, STYLE, COLOR) \
+                        and read[first - 1].text not in self.lexicon.boundary_words:
+                    first -= 1
+                after = items[index + 1].kind if index + 1 < len(items) else None
+                if first < len(read) and first > 0 and read[first - 1].kind == COMMA and after in (None, COMMA, SENTENCE_END):
+                    start = read[first].start
+                    del read[first:]
+                    read.append(self._style_item(doc, start, item.end))
+                    index += 1
+                    continue
+            read.append(item)
+            index += 1
+        return read
+
+    @staticmethod
+    def _style_item(doc, start: int, end: int) -> Item:
+        text = doc[start:end].text.lower()
+        return Item(STYLE, " ".join(text.split()), start, end, text)
+
+    def _medium_at(self, items: list[Item], index: int) -> int:
+        """How many items from `index` name a picture medium ("photo", "3D render"): 2, 1 or 0."""
+        for size in (2, 1):
+            if index + size <= len(items) and \
+                    " ".join(item.text for item in items[index:index + size]) in self.lexicon.framing_media:
+                return size
+        return 0
+
+    def _link_at(self, items: list[Item], index: int) -> int:
+        """How many items from `index` link a medium to what it shows ("of", "in which"): 2, 1 or 0."""
+        for size in (2, 1):
+            if index + size <= len(items) and \
+                    " ".join(item.text for item in items[index:index + size]) in self.lexicon.framing_links:
+                return size
+        return 0
+
+    def _framing_at(self, items: list[Item], index: int) -> tuple[int, str | None] | None:
+        """A framing phrase starting at `index`: [a|an] [style words] MEDIUM (LINK | before a negation,
+        a comma, a style word or the end). Returns (the item index after it, its style words) or None."""
+        position = index
+        if items[position].kind == INDEFINITE and items[position].text in ("a", "an"):
+            position += 1
+        style_start = position
+        for medium_start in range(position, min(position + 6, len(items))):
+            size = self._medium_at(items, medium_start)
+            if size:
+                after = medium_start + size
+                link = self._link_at(items, after)
+                follows = items[after].kind if after < len(items) else None
+                if link or follows in (None, NEGATION, NEGATION_NOTHING, COMMA, SENTENCE_END, STYLE):
+                    if link == 0 and position == index:
+                        return None  # a bare "photo" with nothing after it is a word, not framing
+                    style = None
+                    if medium_start > style_start:
+                        style = " ".join(item.text for item in items[style_start:medium_start])
+                    return after + link, style
+            item = items[medium_start]
+            if item.kind not in (WORD, COLOR, STYLE, INTENSIFIER, SIZE, COUNT) or item.text in self.lexicon.boundary_words:
+                return None
+        return None
+
+    def _read_framing(self, doc, items: list[Item]) -> list[Item]:
+        """The framing at the start of each sentence ("a realistic photo of a scene with") as FRAMING items,
+        after any filler ("can you draw"); a medium later in a sentence is an ordinary word ("a cat and a
+        painting of a dog")."""
+        read: list[Item] = []
+        opening = True
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if opening:
+                found = self._framing_at(items, index)
+                if found is not None:
+                    end, style = found
+                    start, stop = item.start, items[end - 1].end
+                    read.append(Item(FRAMING, style, start, stop, doc[start:stop].text.lower()))
+                    index = end
+                    continue
+            if item.kind == SENTENCE_END:
+                opening = True
+            elif item.kind not in (FILLER, PUNCTUATION, COMMA, STYLE):
+                opening = False
+            read.append(item)
+            index += 1
+        return read
 
     def _token_item(self, doc, index: int) -> Item:
         token = doc[index]
@@ -361,6 +600,8 @@ class Pipeline:
             return Item(COMMA, None, index, index + 1, text)
         if text.isdigit():
             return Item(COUNT, int(text), index, index + 1, text)
+        if _SIGNED_OR_DECIMAL.fullmatch(text):
+            return Item(COUNT, float(text), index, index + 1, text)  # "-3", "2.5": no count (the reader says so)
         if token.is_punct or text in ("'s", "’s", "'", "’"):
             return Item(PUNCTUATION, None, index, index + 1, text)
         return Item(WORD, text, index, index + 1, text)

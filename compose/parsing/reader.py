@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from compose.parsing.lexicon import (
-    AND, BACKGROUND_MARKER, BACKGROUND_WORD, BREAK, COLOR, COMMA, COUNT, DEFINITE, FILLER, INDEFINITE,
-    INTENSIFIER, LEADIN, LOCATION, NEGATION, NEGATION_NOTHING, OR, OTHER, PRONOUN_PLURAL,
-    PRONOUN_SINGULAR, PUNCTUATION, RECIPROCAL, RELATION, RELATIVE, SENTENCE_END, SIZE, VAGUE, WORD,
+    AND, BACKGROUND_MARKER, BACKGROUND_WORD, BREAK, COLOR, COMMA, COUNT, DEFINITE, FILLER, FRAMING, INDEFINITE,
+    INTENSIFIER, LEADIN, LOCATION, NEGATION, NEGATION_NOTHING, OR, OTHER, PRONOUN_PERSON, PRONOUN_PLURAL,
+    PRONOUN_SINGULAR, PUNCTUATION, RECIPROCAL, RELATION, RELATIVE, SENTENCE_END, SIZE, STYLE, VAGUE, WORD,
     Item, Lexicon,
 )
 from compose.scene import KNOWN_PREDICATES, Negation, ObjectGroup, Relation, Scene
@@ -44,9 +44,10 @@ OBJECT = "object"  # read an object of the current relation
 FRONTED = "fronted"  # a relation opened the clause ("Above the circle is a star")
 
 COMMA_AND = "COMMA_AND"  # ", and"
-PHRASE_PARTS = frozenset((COLOR, SIZE, WORD, INTENSIFIER, OTHER))
+PHRASE_PARTS = frozenset((COLOR, SIZE, WORD, INTENSIFIER, OTHER, STYLE))
 PHRASE_OPENERS = frozenset((DEFINITE, INDEFINITE, COUNT, VAGUE, COLOR, SIZE, WORD, INTENSIFIER, OTHER,
-                            PRONOUN_SINGULAR, PRONOUN_PLURAL))
+                            PRONOUN_SINGULAR, PRONOUN_PLURAL, PRONOUN_PERSON))
+SPLIT_MARKS = frozenset((",", ":", "-", "–", "—"))  # "four squares, two red and two blue"
 
 
 @dataclass
@@ -86,8 +87,9 @@ class _Phrase:
     one_anaphora: bool = False  # "a red one": the noun is the one just mentioned
     other: bool = False  # "the other circle"
     location: str | None = None
-    text: str = ""  # the words as written, determiner to noun
-    pronoun: str | None = None  # "singular" ("it") | "plural" ("them")
+    text: str = ""  # the words as written, determiner to noun (style words left out)
+    pronoun: str | None = None  # "singular" ("it") | "plural" ("them") | "person" ("she")
+    styles: list[str] = field(default_factory=list)  # style words inside the phrase ("a realistic dog")
 
 
 @dataclass
@@ -115,6 +117,7 @@ class _Clause:
     after_leadin: bool = False  # "the circle is" ... (a location or colour follows)
     pending_location: str | None = None  # "On the left, a red circle"
     state_before_relation: str = START
+    relation_text: str = ""  # the words of the relation read last, for error messages
 
 
 class SceneReader:
@@ -127,8 +130,10 @@ class SceneReader:
         self.lexicon = lexicon
         self.groups: list[_Group] = []
         self.relations: list[tuple[int, str, int, int | None]] = []
-        self.negations: list[tuple[str | None, str | None]] = []
+        self.negations: list[tuple[str | None, str | None, str | None]] = []  # noun, colour, size
         self.background_parts: list[str] = []
+        self.style_parts: list[str] = []
+        self.unknown_words: list[str] = []  # bare words read as no noun ("hello"), for the error message
         self.mentions: list[int] = []  # group ids in the order they are mentioned
         self.lists: list[list[int]] = []  # coordinated mentions ("a circle and a square"), oldest first
         self.clause = _Clause()
@@ -150,8 +155,9 @@ class SceneReader:
             prompt=self.prompt,
             objects=tuple(group.freeze() for group in self.groups),
             relations=tuple(Relation(s, p, o, o2) for s, p, o, o2 in self.relations),
-            negations=tuple(Negation(noun, color) for noun, color in self.negations),
+            negations=tuple(Negation(noun, color, size) for noun, color, size in self.negations),
             background=background,
+            style=", ".join(dict.fromkeys(self.style_parts)) or None,
         )
 
     def _read_sentence(self, items: list[Item]) -> None:
@@ -162,6 +168,13 @@ class SceneReader:
         while position < len(items):
             position = self._read_item(items, position)
         self._finish_clause()
+        clause = self.clause
+        if clause.state == RELATION_WORD and not clause.negated \
+                and any(predicate in KNOWN_PREDICATES for predicate in clause.predicates):
+            things = "a blue square and a green star" if "between" in clause.predicates else "a blue square"
+            raise ValueError(f'prompt {_quote(self.prompt)} ends with the relation "{clause.relation_text}" and '
+                             f"nothing after it: a relation needs the thing it relates to; add it "
+                             f'("{clause.relation_text} {things}") or drop the relation')
 
     def _read_item(self, items: list[Item], position: int) -> int:
         """Read what starts at `position`; return the position after it."""
@@ -169,6 +182,10 @@ class SceneReader:
         kind = item.kind
         clause = self.clause
         if kind in (FILLER, PUNCTUATION, BACKGROUND_MARKER):
+            return position + 1
+        if kind in (FRAMING, STYLE):
+            if item.value:
+                self.style_parts.append(item.value)  # "a realistic photo of": realistic; ", 4k": 4k
             return position + 1
         if kind in (AND, OR, COMMA, BREAK):
             self._separator(kind)
@@ -193,8 +210,10 @@ class SceneReader:
             return position + 1
         if self._intensifies_relation(items, position):
             return position + 1  # "directly above", "right next to"
-        if kind == WORD and position == clause.last_end and self._verb_like(items, position):
-            return self._read_participle(items, position)
+        after_subject = position == clause.last_end or (
+            position > 0 and items[position - 1].kind == LEADIN and clause.state in (SUBJECT, OBJECT))
+        if kind == WORD and after_subject and self._verb_like(items, position):
+            return self._read_participle(items, position)  # "a dog fetching a stick", "he is flying it"
         phrase = self._read_phrase(items, position)
         if phrase is None:
             return position + 1  # a word that starts no noun phrase
@@ -210,6 +229,8 @@ class SceneReader:
             return _Phrase(position, position + 1, position + 1, pronoun="singular", text=item.text)
         if item.kind == PRONOUN_PLURAL:
             return _Phrase(position, position + 1, position + 1, pronoun="plural", text=item.text)
+        if item.kind == PRONOUN_PERSON:
+            return _Phrase(position, position + 1, position + 1, pronoun="person", text=item.text)
         phrase = _Phrase(position, position, position)
         index = position
         if item.kind == DEFINITE:
@@ -226,12 +247,12 @@ class SceneReader:
                 content.append(index)  # "the one on the left"
                 index += 1
             else:
-                low, high = lexicon.digit_count_range
-                if not low <= count_item.value <= high:
+                if not _is_count(count_item.value):
                     if follows in PHRASE_PARTS:
                         raise ValueError(
-                            f"prompt {_quote(self.prompt)} asks for {count_item.value} of something: a count "
-                            f"must be from {low} to {high}; ask for fewer")
+                            f'prompt {_quote(self.prompt)} asks for "{count_item.text}" of something: a count '
+                            "must be a whole number of at least 1 (\"two\", \"3\", \"a dozen\"); to leave "
+                            'something out, say "no"')
                     return None
                 phrase.count = count_item.value
                 index += 1
@@ -255,6 +276,10 @@ class SceneReader:
                     index += 1  # "a black and white cat"
                 else:
                     break
+        styles = [i for i in content if items[i].kind == STYLE]
+        if styles:
+            phrase.styles = [items[i].value for i in styles]  # "a realistic dog": style, not a describing word
+            content = [i for i in content if items[i].kind != STYLE]
         if not content:
             return None
         words = [i for i in content if items[i].kind == WORD]
@@ -281,6 +306,8 @@ class SceneReader:
         phrase.plural = singular != last_word or last_word == "ones"
         phrase.generic = phrase.generic or last_word in lexicon.generic_nouns
         self._describe(items, content[:head_start], phrase)
+        if not self._names_a_thing(phrase, items[head_items[-1]], singular):
+            return None
         head_end_item = head_items[-1]
         end_token = items[head_end_item].end
         index = head_end_item + 1
@@ -301,11 +328,32 @@ class SceneReader:
                 index = tail
         phrase.head_end = index
         phrase.text = self.doc[items[position].start:end_token].text
+        if styles:  # the words as written, without the style words among them
+            kept = [item for item in items[position:index] if item.kind != STYLE and item.start < end_token]
+            phrase.text = " ".join(self.doc[item.start:item.end].text for item in kept)
         if index < length and items[index].kind == LOCATION:
             phrase.location = items[index].value
             index += 1
         phrase.end = index
         return phrase
+
+    def _names_a_thing(self, phrase: _Phrase, head: Item, singular: str) -> bool:
+        """Whether a phrase's head word is a noun (lexicon_nouns.json "common_nouns_about"): never a word of
+        "not_nouns" ("something", "hello"); a word standing bare, with no article, number, colour or size
+        before it, only when the lexicon knows it as a noun; anything else after an article or a number
+        (open vocabulary). A colour noun ("an orange") and "one" are read elsewhere."""
+        if head.kind != WORD or phrase.one_anaphora:
+            return True
+        lexicon = self.lexicon
+        if phrase.noun in lexicon.not_nouns or (" " not in phrase.noun and head.text in lexicon.not_nouns):
+            return False  # "something", "a nice"; a compound such as "parking lot" is a noun as a whole
+        bare = (phrase.determiner is None and phrase.count is None and phrase.vague is None
+                and phrase.color is None and phrase.size is None)
+        if not bare or lexicon.is_known_noun(phrase.noun) or lexicon.is_known_noun(singular) \
+                or phrase.generic:
+            return True
+        self.unknown_words.append(head.text)
+        return False
 
     def _intensifies_relation(self, items: list[Item], index: int) -> bool:
         """Whether the word at `index` only strengthens the relation after it ("directly above")."""
@@ -385,6 +433,9 @@ class SceneReader:
             return ([found] if found is not None else []), []
         if phrase.pronoun == "plural":
             return self._pronoun_them(object_position), []
+        if phrase.pronoun == "person":
+            found = self._pronoun_person(object_position)
+            return ([found] if found is not None else []), []
         if phrase.one_anaphora and phrase.determiner != "definite":
             phrase.noun = self.groups[self.mentions[-1]].noun if self.mentions else "one"
             phrase.generic = False
@@ -446,11 +497,22 @@ class SceneReader:
         return max(candidates, key=fit).id
 
     def _pronoun_it(self, object_position: bool) -> int | None:
-        exclude = set(self.clause.subjects) if object_position else set()
+        """ "it": the nearest earlier mention; as an object, not the phrase the relation is said of
+        ("a star and a square to its right": the star)."""
+        exclude = set(self.clause.last_subject_ids) if object_position else set()
         for group_id in reversed(self.mentions):
             if group_id not in exclude:
                 return group_id
         return None
+
+    def _pronoun_person(self, object_position: bool) -> int | None:
+        """ "she", "he", "him": the nearest earlier group of people (lexicon_nouns.json "person_nouns"),
+        else what "it" would be."""
+        exclude = set(self.clause.last_subject_ids) if object_position else set()
+        for group_id in reversed(self.mentions):
+            if group_id not in exclude and self.groups[group_id].noun.rsplit(" ", 1)[-1] in self.lexicon.person_nouns:
+                return group_id
+        return self._pronoun_it(object_position)
 
     def _pronoun_them(self, object_position: bool) -> list[int]:
         """ "them": the nearest coordinated list or plural group before it (not the subject itself),
@@ -479,7 +541,22 @@ class SceneReader:
             if clause.state == RELATION_WORD:
                 clause.state = clause.state_before_relation
             return phrase.end + 1
+        if self._setting_as_subject(items, phrase):
+            self.background_parts.append(phrase.text)  # "an empty beach with no people"
+            self.style_parts.extend(phrase.styles)
+            return phrase.end
+        self.style_parts.extend(phrase.styles)
         object_position = clause.state in (RELATION_WORD, FRONTED)
+        split = self._read_split(items, phrase)
+        if split is not None:  # the parts are placed as a list would be: "two red and three blue"
+            end, parts = split
+            for number, part in enumerate(parts):
+                group_id = self._new_group(part)
+                if number:
+                    self.clause.separator = AND if number == len(parts) - 1 else COMMA
+                self.clause.last_end = part.end
+                self._place([group_id], [group_id], number == len(parts) - 1 and self._starts_relation(items, end))
+            return end
         ids, new_ids = self._resolve(phrase, object_position)
         clause.last_end = phrase.head_end if phrase.location is None else phrase.end
         if not ids:
@@ -490,6 +567,107 @@ class SceneReader:
             clause.pending_location = None
         self._place(ids, new_ids, self._starts_relation(items, phrase.end))
         return phrase.end
+
+    def _setting_as_subject(self, items: list[Item], phrase: _Phrase) -> bool:
+        """Whether a phrase names the place the picture shows, as its subject: a setting noun (lexicon_nouns.json
+        "settings") opening the prompt, with no number, followed by nothing but what must not appear, "with"
+        or style ("an empty beach with no people", "a kitchen", "an empty room, high quality")."""
+        if (self.clause.state != START or self.groups or self.background_parts or phrase.pronoun is not None
+                or phrase.count is not None or phrase.vague is not None or phrase.determiner == "definite"
+                or not self.lexicon.is_setting(phrase.noun)):
+            return False
+        index = phrase.end
+        while index < len(items) and items[index].kind in (COMMA, STYLE, PUNCTUATION):
+            index += 1
+        if index >= len(items):
+            return True
+        item = items[index]
+        return item.kind in (NEGATION, NEGATION_NOTHING) or (item.kind == RELATION and item.value == "with")
+
+    # ------------------------------------------------------------------ split groups
+    def _read_split(self, items: list[Item], head: _Phrase) -> tuple[int, list[_Phrase]] | None:
+        """A group split into parts with their own counts: "four squares, two red and two blue", "three
+        stars: one yellow and two purple", "four shapes: two red squares and two blue circles". The head
+        mention is no group of its own; each part is one, with the head's noun (or its own, after a
+        generic head such as "shapes") and the head's colour, size, describing words and location where
+        it has none. At least two parts; their counts must add up to the head's (else ValueError).
+        Returns (the item index after the parts, the parts) or None when no split follows."""
+        if head.count is None or head.count < 2 or head.pronoun is not None or head.end >= len(items) \
+                or items[head.end].text not in SPLIT_MARKS:
+            return None
+        parts: list[_Phrase] = []
+        position = head.end + 1
+        while True:
+            part = self._read_part(items, position, head)
+            if part is None:
+                break
+            parts.append(part)
+            position = part.end
+            following = position
+            if following < len(items) and items[following].kind == COMMA:
+                following += 1
+            if following < len(items) and items[following].kind == AND:
+                following += 1
+            if following == position or self._read_part(items, following, head) is None:
+                break
+            position = following
+        if len(parts) < 2:
+            return None
+        total = sum(part.count for part in parts)
+        if total != head.count:
+            sums = " + ".join(str(part.count) for part in parts)
+            raise ValueError(f'prompt {_quote(self.prompt)} splits "{head.text}" into {sums} = {total}, not '
+                             f"{head.count}: the parts of a group must add up to its count; change a count")
+        for part in parts:
+            if not part.noun or part.one_anaphora or (part.noun == "one" and part.generic):
+                part.noun = head.noun
+                part.generic = head.generic
+            part.color = part.color or head.color
+            part.size = part.size or head.size
+            part.location = part.location or head.location
+            part.modifiers = list(head.modifiers) + [word for word in part.modifiers if word not in head.modifiers]
+        return position, parts
+
+    def _read_part(self, items: list[Item], position: int, head: _Phrase) -> _Phrase | None:
+        """One part of a split group at `position`: a count or "a", then describing words, then "one(s)",
+        a noun of its own after a generic head, or no noun at all ("two red"). A part that names a noun
+        after a head that is not generic ("three purple squares, one green square and ...") is a group of
+        its own, not a part."""
+        if position >= len(items) or items[position].kind not in (COUNT, INDEFINITE):
+            return None
+        if items[position].kind == COUNT and not _is_count(items[position].value):
+            return None
+        phrase = self._read_phrase(items, position)
+        if phrase is not None and (phrase.one_anaphora or head.generic) \
+                and (phrase.count is not None or phrase.determiner == "indefinite"):
+            if phrase.count is None:
+                phrase.count = 1  # "a white one", "a kettle"
+            return phrase
+        if items[position].kind != COUNT:
+            return None
+        part = _Phrase(position, position + 1, position + 1, count=items[position].value)
+        index = position + 1
+        while index < len(items) and items[index].kind in (COLOR, SIZE, INTENSIFIER):
+            index += 1
+        if index < len(items) and items[index].kind not in (COMMA, AND, LOCATION, SENTENCE_END, STYLE):
+            return None  # "two red squares" after "four circles" is no part of them
+        self._describe(items, list(range(position + 1, index)), part)
+        part.text = self.doc[items[position].start:items[index - 1].end].text
+        part.head_end = index
+        if index < len(items) and items[index].kind == LOCATION:
+            part.location = items[index].value
+            index += 1
+        part.end = index
+        return part
+
+    def _new_group(self, phrase: _Phrase) -> int:
+        """A new object group from a phrase read in full (a part of a split group)."""
+        group = _Group(id=len(self.groups), noun=phrase.noun, phrase=phrase.text, count=phrase.count or 1,
+                       color=phrase.color, size=phrase.size, location=phrase.location,
+                       modifiers=list(phrase.modifiers))
+        self.groups.append(group)
+        self.mentions.append(group.id)
+        return group.id
 
     def _place(self, ids: list[int], new_ids: list[int], starts_relation: bool) -> None:
         clause = self.clause
@@ -583,6 +761,10 @@ class SceneReader:
             if self.groups[only].count > 1:
                 for subject in clause.subjects:
                     self._relate(subject, "between", only, only)
+            elif not clause.negated:
+                raise ValueError(f'prompt {_quote(self.prompt)} puts something between "{self.groups[only].phrase}" '
+                                 'and nothing else: "between" needs two things ("between a circle and a '
+                                 'square", "between two circles")')
         clause.between_done = True
 
     def _relate(self, subject: int, predicate: str, obj: int, obj2: int | None = None) -> None:
@@ -623,6 +805,15 @@ class SceneReader:
             return background_end
         separator, clause.separator = clause.separator, None
         clause.after_leadin = False
+        clause.relation_text = items[position].text
+        if (clause.state in (SUBJECT, OBJECT) and separator in (AND, COMMA_AND) and following + 1 < len(items)
+                and items[following].kind in (PRONOUN_SINGULAR, PRONOUN_PLURAL, PRONOUN_PERSON)
+                and items[following + 1].kind in (INDEFINITE, COUNT, VAGUE)):
+            self._next_clause()  # "a red square, and beside it a blue circle": a fronted relation
+            self.clause.front_predicates.append(predicate)
+            self.clause.state = FRONTED
+            self.clause.relation_text = items[position].text
+            return following
         if predicate == "with" and (clause.state == START or self._with_opens_clause(items, following)):
             if clause.state != START:
                 clause.separator = BREAK  # "two circles with a star between them"
@@ -639,8 +830,8 @@ class SceneReader:
                 clause.predicates = [predicate]
             clause.negated = clause.negated or negated
             return following
-        if clause.state == OBJECT and (separator is None or clause.relative):
-            clause.subjects = list(clause.last_ids)  # a chain: "A left of B left of C"
+        if (clause.state == OBJECT and separator is None) or (clause.relative and clause.last_ids):
+            clause.subjects = list(clause.last_ids)  # a chain "A left of B left of C"; "A and B, which is ..."
             clause.last_subject_ids = list(clause.last_ids)
         self._finish_between()
         clause.relative = False
@@ -755,11 +946,9 @@ class SceneReader:
         self.clause.separator = None
         index = position + 1
         if items[position].kind == NEGATION_NOTHING:
-            color = None
-            if index < length and items[index].kind == COLOR:
-                color = items[index].value
+            if index < length and items[index].kind == COLOR:  # "nothing yellow"; a bare "nothing" denies nothing
+                self._negate(None, items[index].value)
                 index += 1
-            self._negate(None, color)
             return index
         look = index
         while look < length and items[look].kind in (LEADIN, RELATIVE):
@@ -772,12 +961,15 @@ class SceneReader:
                                       or (items[index].kind == COUNT and items[index].value == 1)):
                 index += 1
             colors: list[str] = []
+            sizes: list[str] = []
             words: list[Item] = []
             while index < length:
                 kind = items[index].kind
                 if kind == COLOR:
                     colors.append(items[index].value)
-                elif kind in (SIZE, INTENSIFIER, OTHER):
+                elif kind == SIZE:
+                    sizes.append(items[index].value)
+                elif kind in (INTENSIFIER, OTHER):
                     pass
                 elif kind == WORD and items[index].text not in self.lexicon.boundary_words:
                     words.append(items[index])
@@ -787,19 +979,24 @@ class SceneReader:
                 else:
                     break
                 index += 1
-            if not colors and not words:
+            if not colors and not words and not sizes:
                 break
             noun = None
             if words:
                 texts = [word.text.replace("-", " ") for word in words]
                 last = self.lexicon.singular(texts[-1])
                 compound = " ".join(texts[-2:-1] + [last])
-                if len(texts) >= 2 and compound in self.lexicon.compound_nouns:
+                if texts[-1] in ("one", "ones"):
+                    noun = self.groups[self.mentions[-1]].noun if self.mentions else None  # "no red ones"
+                elif len(texts) >= 2 and compound in self.lexicon.compound_nouns:
                     noun = compound
                 elif texts[-1] not in self.lexicon.generic_nouns:
                     noun = last
+            elif index < length and items[index].kind == COUNT and items[index].text == "one":
+                noun = self.groups[self.mentions[-1]].noun if self.mentions else None  # "no small one"
+                index += 1
             for color in colors or [None]:
-                self._negate(noun, color)
+                self._negate(noun, color, sizes[0] if sizes else None)
             if index < length and items[index].kind == LOCATION:
                 index += 1
             if (index + 1 < length and items[index].kind in (AND, OR, COMMA)
@@ -809,9 +1006,14 @@ class SceneReader:
             break
         return index
 
-    def _negate(self, noun: str | None, color: str | None) -> None:
-        if (noun, color) not in self.negations:
-            self.negations.append((noun, color))
+    def _negate(self, noun: str | None, color: str | None, size: str | None = None) -> None:
+        if (noun, color, size) not in self.negations:
+            self.negations.append((noun, color, size))
+
+
+def _is_count(value) -> bool:
+    """Whether a number said in a prompt is a count: a whole number of at least 1 (not "2.5", "-3", "0")."""
+    return isinstance(value, int) and value >= 1
 
 
 def _quote(prompt: str, limit: int = 60) -> str:
