@@ -81,7 +81,7 @@ def negative_text(scene: Scene | None, negative: str | None) -> str:
     parts = [negative] if negative else []
     if scene is not None:
         for item in scene.negations:
-            parts.append(" ".join(word for word in (item.color, item.noun or "shapes") if word))
+            parts.append(" ".join(word for word in (item.size, item.color, item.noun or "shapes") if word))
     return ", ".join(parts)
 
 
@@ -89,20 +89,21 @@ class ComposePipeline:
     """Parse -> plan -> stage 1 (region-masked attention) -> stage 2 (per-object refinement) -> decode."""
 
     def __init__(self, unet, text_encoder, tokenizer, codec, scheduler_config: dict, native_size: int,
-                 phrase_length: int, text_length: int, sampler: str = "ddim", region_prefix: str = ""):
+                 phrase_length: int, text_length: int, sampler: str = "ddim", region_prefix: str = "",
+                 world: dict | None = None):
         from compose.model.bundle import ModelBundle
 
         self.bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                                   scheduler_config=scheduler_config, codec=codec, name="", native_size=native_size,
                                   text_length=text_length, phrase_length=phrase_length,
-                                  region_prefix=region_prefix)
+                                  region_prefix=region_prefix, world=world)
         self.sampler = sampler
 
     @classmethod
     def from_bundle(cls, bundle, sampler: str = "ddim") -> ComposePipeline:
         return cls(bundle.unet, bundle.text_encoder, bundle.tokenizer, bundle.codec, bundle.scheduler_config,
                    bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
-                   region_prefix=bundle.region_prefix)
+                   region_prefix=bundle.region_prefix, world=bundle.world)
 
     def check_inputs(self, prompts, layouts, seeds, steps, refine_strength, size):
         if prompts is None and layouts is None:
@@ -175,7 +176,7 @@ class ComposePipeline:
         if len(backgrounds) > 1:
             raise ValueError(f"the layouts of one call have different backgrounds {sorted(backgrounds)}; "
                              "call once per background")
-        background_text = backgrounds.pop()
+        background_text = bundle.background_text(backgrounds.pop())  # "" for a world of one background
         # The call's negative prompt, else the layout file's own (layout-files spec v1: `negative`).
         negatives = [negative_text(scene, negative if negative is not None else item.negative)
                      for scene, item in zip(scenes, layouts)]

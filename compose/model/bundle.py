@@ -110,6 +110,9 @@ class ModelBundle:
     phrase_length: int
     info: dict = field(default_factory=dict)
     region_prefix: str = ""  # text written before each region phrase (the bundled model's own marker)
+    # The world the model draws, when its compose_model.json declares one: {"spec": ..., "backgrounds": 1}
+    # for the shapes world (one white canvas). See `background_text`.
+    world: dict | None = None
 
     @property
     def device(self) -> torch.device:
@@ -133,6 +136,17 @@ class ModelBundle:
         if isinstance(self.codec, VaeCodec):
             modules.append(self.codec.vae)
         return modules
+
+    def background_text(self, text: str) -> str:
+        """The background phrase this model is given: `text` as it is, or "" when the model declares a
+        world with one background (the shapes world's white canvas, shapes world spec v1): there a phrase
+        such as "a plain white background" names nothing the model can change and, never seen in
+        training, only disturbs the picture (compose issue 14, section 2). Leaving one out is logged."""
+        if text and self.world is not None and self.world.get("backgrounds") == 1:
+            logger.info("background %r left out: the model draws %s, which has one background", text,
+                        self.world.get("spec", "a world"))
+            return ""
+        return text
 
     def make_scheduler(self, kind: str = "ddim"):
         """A fresh scheduler of `kind` from the model's noise-schedule config (never a shared one)."""
@@ -233,7 +247,7 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     meta = {**bundle.info, **(info or {}), "format": MODEL_FORMAT,
             "codec": {"type": "pixel_fold", "fold": bundle.codec.fold}, "native_size": bundle.native_size,
             "text_length": bundle.text_length, "phrase_length": bundle.phrase_length,
-            "region_prefix": bundle.region_prefix}
+            "region_prefix": bundle.region_prefix, **({"world": bundle.world} if bundle.world else {})}
     (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -330,6 +344,10 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
             codec = PixelFoldCodec(int(meta["codec"]["fold"]))
             sizes = {key: int(meta[key]) for key in ("native_size", "text_length", "phrase_length")}
             region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
+            world = meta.get("world")
+            if world is not None and not isinstance(world, dict):
+                raise ModelLoadError(f"{meta_file}: world must be an object such as "
+                                     '{"spec": "shapes world v1", "backgrounds": 1}, or absent')
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
             if isinstance(error, ModelLoadError):
                 raise
@@ -338,7 +356,7 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
                                  "phrase_length") from error
         bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                              scheduler_config=scheduler_config, codec=codec, name=meta.get("name", path.name),
-                             info=meta, region_prefix=region_prefix, **sizes)
+                             info=meta, region_prefix=region_prefix, world=world, **sizes)
     elif (path / "vae").is_dir():
         from diffusers import AutoencoderKL
 
