@@ -31,6 +31,7 @@ def measure(method: str, model: str | None, batch_sizes: list[int], steps_list: 
     if threads:
         torch.set_num_threads(threads)
     from compose.model.bundle import load_model
+    from compose.config import ComposeConfig
     from compose.pipeline import ComposePipeline
     from compose.sampling import generate_plain
 
@@ -42,7 +43,7 @@ def measure(method: str, model: str | None, batch_sizes: list[int], steps_list: 
         if method == "plain":
             generate_plain(bundle, [PROMPT] * batch, seeds, steps=steps)
         else:
-            pipeline([PROMPT] * batch, seed=seeds, steps=steps, refine=method == "compose-stages12")
+            pipeline([PROMPT] * batch, seed=seeds, steps=steps, config=ComposeConfig(refine=method == "compose-stages12"))
 
     rows = []
     for batch in batch_sizes:

@@ -4,9 +4,9 @@
 `GenerationResult` with the picture, the scene and layout it was drawn from, the method, seed,
 model and the wall time of each stage. Methods:
 - "plain": the model fed the whole prompt, no layout (the baseline every benchmark compares with);
-- "compose": parse -> plan -> multi-stage region-guided generation (compose.pipeline), with the
-  stages chosen by measurement (see `COMPOSE_REFINES`); "compose-stage1" and "compose-stages12" run
-  stage 1 alone and stages 1 + 2, for ablations.
+- "compose": parse -> plan -> multi-stage region-guided generation (compose.pipeline) with the measured
+  default `ComposeConfig`; the other "compose-..." methods are other configs of the same pipeline, kept
+  for ablations (see `COMPOSE_METHODS`).
 """
 
 from __future__ import annotations
@@ -18,18 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
+from compose.config import ComposeConfig
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
 
-# Whether "compose" runs stage 2, chosen by measurement: on the bundled model (shapes-v2), stage 1 alone
-# scored 92.1% strict overall at 1.00x plain's time, stages 1 + 2 also 92.1% at 1.61x (`compose bench
-# --methods plain,compose,compose-stages12 --seeds 4`, 2026-11-26, README "Results"; shapes-v1 gave
-# 90.6% vs 88.6%).
-COMPOSE_REFINES = False
-
-# "compose" is the default multi-stage method; the two variants name its stages explicitly (for ablations).
-METHODS = ("compose", "plain", "compose-stage1", "compose-stages12")
+# Every compose method is a configuration of one pipeline: "compose" the measured default, the others
+# name a stage or mechanism explicitly (ablations): stage 1 alone, stages 1 + 2, and stage 1 with
+# self-attention bounded between objects in its first 40% of steps.
+COMPOSE_METHODS = {
+    "compose": ComposeConfig(),
+    "compose-stage1": ComposeConfig(refine=False),
+    "compose-stages12": ComposeConfig(refine=True),
+    "compose-bounded": ComposeConfig(bounded_self_attention=0.4),
+}
+METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])
 
 
 @dataclass(frozen=True)
@@ -120,13 +123,13 @@ class Generator:
             return GenerationResult(image=image, prompt=prompt, scene=scene, layout=layout, method=method,
                                     seed=seed, model=self.model_name, steps=steps, guidance=guidance,
                                     sampler=self.sampler, timings=timings)
-        refine = {"compose": COMPOSE_REFINES, "compose-stage1": False, "compose-stages12": True}[method]
         if self.pipeline is None:
             from compose.pipeline import ComposePipeline
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
         output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
-                               refine=refine, negative=negative, background=background, progress=self.progress)
+                               config=COMPOSE_METHODS[method], negative=negative, background=background,
+                               progress=self.progress)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
                                 layout=output.layouts[0], method=method, seed=seed, model=self.model_name,

@@ -5,7 +5,7 @@ One pipeline class in the manner of diffusers' pipelines: the models come in the
 MultiDiffusion and LMD: per-region generation composed into one latent):
 
 - Stage 1, coarse: the whole picture is denoised once, with region-masked cross-attention
-  (compose.attention): each object instance's own phrase is seen only inside its region, the
+  (compose.regions): each object instance's own phrase is seen only inside its region, the
   background's tokens everywhere. Attribute leakage through the text encoder cannot happen either,
   since each phrase is encoded on its own.
 - Stage 2, per object: each object's region is noised part of the way back (`refine_strength`) and
@@ -14,6 +14,9 @@ MultiDiffusion and LMD: per-region generation composed into one latent):
   the picture is kept (the blending of Avrahami et al.'s Blended Diffusion, used by LMD). All objects of
   all pictures run as one batch. The refined regions are pasted back by their masks.
 Negations in the prompt ("no stars") become the negative conditioning of classifier-free guidance.
+Optionally (`ComposeConfig.bounded_self_attention`), self-attention is bounded between objects in the
+early steps of stage 1 (Bounded Attention), so that neighbours do not share features either.
+Every knob lives in one frozen `ComposeConfig`, its defaults the measured ones; no module globals.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from compose.attention import box_coverage
-from compose.sampling import check_size, denoise, encode_regions, initial_noise, region_uncondition, to_uint8
+from compose.config import ComposeConfig
+from compose.regions.conditioning import encode_regions, negative_tokens
+from compose.regions.masks import dilate, region_maps
+from compose.sampling import KeepOutside, check_size, denoise, guided_control, initial_noise, to_uint8
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
@@ -45,35 +49,6 @@ class PipelineOutput:
     seeds: list[int]
     object_seeds: list[list[int]]  # the seed of each object's stage-2 noise, per picture
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds for the whole call
-
-
-# A box region steers attention inside the box shrunk by this fraction of its width and height on each
-# side, so that neighbouring objects (a counted group's boxes are only world.MIN_GAP apart) are drawn
-# apart instead of touching and merging. On the counting suite with shapes-v2 (seeds 0-3, compose,
-# stage 1) the inset took strict accuracy from 65.5% (none) to 86.2% (0.08); 0.15 gave 75.0%.
-REGION_INSET = 0.08
-
-
-def region_maps(layout: Layout, side: int) -> torch.Tensor:
-    """(R, side, side) coverage of each region on the sample grid: the box's exact coverage (inset by
-    REGION_INSET), or the painted mask area-averaged down when the region has polygons."""
-    maps = []
-    for region in layout.regions:
-        if region.polygons:
-            fine = torch.from_numpy(region.mask(side * 8, side * 8).astype(np.float32))
-            maps.append(F.avg_pool2d(fine[None, None], 8)[0, 0])
-        else:
-            x0, y0, x1, y1 = region.box
-            dx, dy = (x1 - x0) * REGION_INSET, (y1 - y0) * REGION_INSET
-            maps.append(box_coverage(torch.tensor([x0 + dx, y0 + dy, x1 - dx, y1 - dy]), side))
-    return torch.stack(maps) if maps else torch.zeros(0, side, side)
-
-
-def dilate(maps: torch.Tensor, cells: int) -> torch.Tensor:
-    """Grow soft masks by `cells` grid cells (max-pooling), so a refined object keeps its edges."""
-    if cells <= 0:
-        return maps
-    return F.max_pool2d(maps[:, None], kernel_size=2 * cells + 1, stride=1, padding=cells)[:, 0]
 
 
 def negative_text(scene: Scene | None, negative: str | None) -> str:
@@ -105,7 +80,7 @@ class ComposePipeline:
                    bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
                    region_prefix=bundle.region_prefix, world=bundle.world)
 
-    def check_inputs(self, prompts, layouts, seeds, steps, refine_strength, size):
+    def check_inputs(self, prompts, layouts, seeds, steps, config, size):
         if prompts is None and layouts is None:
             raise ValueError("give prompt= (text, or a list of texts) or layout= (a Layout, or a list of them)")
         count = len(prompts) if prompts is not None else len(layouts)
@@ -117,19 +92,18 @@ class ComposePipeline:
             raise ValueError(f"{count} pictures but {len(seeds)} seeds; give one seed per picture")
         if not 1 <= steps <= 1000:
             raise ValueError(f"steps {steps}: give between 1 and 1000 denoising steps")
-        if not 0.0 <= refine_strength <= 1.0:
-            raise ValueError(f"refine_strength {refine_strength}: give a fraction of the schedule in [0, 1]")
+        config.check()
         check_size(size, self.bundle.codec.downscale)
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
                  seed: int | list[int] = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
-                 refine: bool = True, refine_strength: float = 0.3, refine_dilation: int = 1,
-                 background: str | None = None, negative: str | None = None, plan_seed: int | None = None,
-                 callback: Callable[[str, int, torch.Tensor], None] | None = None,
+                 config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
+                 plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
                  progress: bool = False) -> PipelineOutput:
         from tqdm.auto import tqdm
 
+        config = config or ComposeConfig()
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -145,13 +119,14 @@ class ComposePipeline:
         seeds = [int(seed)] if isinstance(seed, numbers.Integral) else [int(value) for value in seed]
         bundle = self.bundle
         size = size or bundle.native_size
-        count = self.check_inputs(prompts, layouts, seeds, steps, refine_strength, size)
-        scenes: list[Scene | None] = [None] * count
+        count = self.check_inputs(prompts, layouts, seeds, steps, config, size)
         if prompts is not None:
             from compose.parsing import parse
 
-            scenes = [parse(text) for text in prompts]
+            scenes: list[Scene | None] = [parse(text) for text in prompts]
             lap("parse")
+        else:  # a planned layout carries its scene (and so its negations); a layout file may not
+            scenes = [item.scene for item in layouts]
         if layouts is None:
             from compose.planner import plan
 
@@ -164,7 +139,7 @@ class ComposePipeline:
 
         # 2. Region maps on the sample grid, one per object instance.
         side = size // bundle.codec.downscale
-        maps = [region_maps(item, side).to(bundle.device) for item in layouts]
+        maps = [region_maps(item, side, config.region_inset).to(bundle.device) for item in layouts]
         slots = max(len(item.regions) for item in layouts)
         phrases = [[region.phrase for region in item.regions] for item in layouts]
         padded = torch.zeros(count, slots, side, side, device=bundle.device)
@@ -182,8 +157,8 @@ class ComposePipeline:
                      for scene, item in zip(scenes, layouts)]
         with torch.no_grad():
             condition, coverage = encode_regions(bundle, phrases, padded, background=background_text, slots=slots)
-            uncondition, uncondition_coverage = self._negative_tokens(negatives, slots, padded,
-                                                                      [len(item.regions) for item in layouts])
+            uncondition, uncondition_coverage = negative_tokens(bundle, negatives, slots, padded,
+                                                                [len(item.regions) for item in layouts])
         lap("encode")
 
         # 4. Initial noise, one generator per picture (the same seed gives the same picture).
@@ -192,21 +167,28 @@ class ComposePipeline:
         scheduler.set_timesteps(steps)
         latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
 
-        # 5. Stage 1: the whole picture, every region steered to its own phrase.
-        total = steps + (self._refine_step_count(steps, refine_strength) if refine else 0)
+        # 5. Stage 1: the whole picture, every region steered to its own phrase (and, in the first steps,
+        #    self-attention bounded between objects when the config asks for it).
+        total = steps + (self._refine_step_count(steps, config.refine_strength) if config.refine else 0)
         bar = tqdm(total=total, desc="compose", unit="step", disable=not progress, leave=False)
-        stage_one_callback = (lambda i, x: callback("stage1", i, x)) if callback else None
+        masked = guided_control(coverage, uncondition_coverage)
+        bounded_steps = int(round(steps * config.bounded_self_attention))
+        if bounded_steps:
+            bounded = guided_control(coverage, uncondition_coverage, subjects=padded)
+            stage_one_control = lambda index: bounded if index < bounded_steps else masked  # noqa: E731
+        else:
+            stage_one_control = masked
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
-                          coverage=coverage, uncondition_coverage=uncondition_coverage,
-                          step_callback=stage_one_callback, progress=bar)
+                          control=stage_one_control, callback_on_step_end=_stage_callback(callback, "stage1"),
+                          progress=bar)
         lap("stage1")
 
         # 6. Stage 2: every object of every picture refined in one batch, then pasted back.
         object_seeds = [[int(image_seed) * 1000 + 1 + k for k in range(len(item.regions))]
                         for image_seed, item in zip(seeds, layouts)]
-        if refine and refine_strength > 0:
+        if config.refine and config.refine_strength > 0:
             latents = self._refine(latents, phrases, maps, object_seeds, background_text, negatives, steps,
-                                   guidance, refine_strength, refine_dilation, callback, bar)
+                                   guidance, config.refine_strength, config.refine_dilation, callback, bar)
             lap("stage2")
         bar.close()
 
@@ -220,27 +202,6 @@ class ComposePipeline:
     @staticmethod
     def _refine_step_count(steps: int, strength: float) -> int:
         return min(steps, int(round(steps * strength)))
-
-    def _negative_tokens(self, texts: list[str], slots: int, region_maps: torch.Tensor,
-                         region_counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-picture unconditional tokens and their coverage: each picture's negative prompt ("" for none)
-        is seen only outside its objects' regions (where a stray, negated object would appear), so it
-        steers the background away from it without pulling the asked objects off their phrases.
-
-        Beside it stand copies of the empty prompt, one per region of the picture; how many copies are
-        attended sets the negative prompt's weight outside the regions, so each picture sees exactly its
-        own count (the copies of slots its batch adds for other pictures are seen nowhere) and draws the
-        same alone or in any batch. (One copy only, tried on the benchmark, weighted the negative prompt
-        too strongly: negation fell from 82% to 77% and complex from 77% to 67% strict.)"""
-        encoded = {text: region_uncondition(self.bundle, slots, text=text) for text in set(texts)}
-        tokens = torch.cat([encoded[text] for text in texts])
-        length = self.bundle.phrase_length
-        outside = (1 - region_maps.sum(dim=1)).clamp(0, 1)  # (B, side, side)
-        coverage = torch.ones(tokens.shape[0], tokens.shape[1], *region_maps.shape[2:], device=region_maps.device)
-        coverage[:, :length] = outside[:, None]
-        for row, count in enumerate(region_counts):
-            coverage[row, (1 + count) * length:] = 0
-        return tokens, coverage
 
     def _refine(self, latents, phrases, maps, object_seeds, background_text, negatives, steps, guidance,
                 strength, dilation, callback, bar) -> torch.Tensor:
@@ -265,25 +226,25 @@ class ComposePipeline:
         with torch.no_grad():
             condition, coverage = encode_regions(bundle, [[phrases[image][k]] for image, k in owners],
                                                  object_maps[:, None], background=background_text, slots=1)
-            uncondition, uncondition_coverage = self._negative_tokens([negatives[image] for image, _ in owners], 1,
-                                                                      object_maps[:, None], [1] * len(owners))
-
-        def keep_the_rest(index: int, current: torch.Tensor) -> None:
-            # Everything outside the object's region goes back to the stage-1 picture at the same noise level.
-            following = timesteps[index + 1] if index + 1 < len(timesteps) else None
-            if following is None:
-                background = original
-            else:
-                background = scheduler.add_noise(original, noise, following.repeat(len(owners)))
-            current.copy_(keep * current + (1 - keep) * background)
-            if callback is not None:
-                callback("stage2", index, current)
-
+            uncondition, uncondition_coverage = negative_tokens(bundle, [negatives[image] for image, _ in owners], 1,
+                                                                object_maps[:, None], [1] * len(owners))
         refined = denoise(bundle, scheduler, refined, condition, uncondition, guidance, timesteps,
-                          coverage=coverage, uncondition_coverage=uncondition_coverage,
-                          step_callback=keep_the_rest, progress=bar)
+                          control=guided_control(coverage, uncondition_coverage),
+                          keep=KeepOutside(mask=keep, original=original, noise=noise),
+                          callback_on_step_end=_stage_callback(callback, "stage2"), progress=bar)
         result = latents.clone()
         for row, (image, _) in enumerate(owners):
             paste = keep[row]
             result[image] = paste * refined[row] + (1 - paste) * result[image]
         return result
+
+
+def _stage_callback(callback: Callable[[str, int, torch.Tensor], None] | None, stage: str):
+    """The pipeline's callback(stage, step_index, latents) as the denoising loop's step-end callback."""
+    if callback is None:
+        return None
+
+    def on_step_end(index: int, timestep, tensors: dict) -> None:
+        callback(stage, index, tensors["latents"])
+
+    return on_step_end

@@ -8,11 +8,12 @@ runs the unconditional and conditional halves in one UNet call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from compose.attention import region_attention
+from compose.regions.attention import RegionControl, region_kwargs, region_processors
 from compose.model.text import encode_texts
 
 
@@ -37,39 +38,81 @@ def initial_noise(bundle, generators: list[torch.Generator], size: int) -> torch
     return torch.cat(noise).to(bundle.device, bundle.dtype)
 
 
+@dataclass(frozen=True)
+class KeepOutside:
+    """Stage 2's blend (Blended Diffusion, as LMD uses it): after every step, outside `mask` the latents
+    are reset to `original` (the stage-1 picture) noised with `noise` to the level of the next step, and
+    to `original` itself after the last; inside the mask the refinement goes on. (B, 1, H, W) mask."""
+
+    mask: torch.Tensor
+    original: torch.Tensor
+    noise: torch.Tensor
+
+    def apply(self, scheduler, latents: torch.Tensor, next_timestep) -> torch.Tensor:
+        if next_timestep is None:
+            outside = self.original
+        else:
+            outside = scheduler.add_noise(self.original, self.noise, next_timestep.repeat(latents.shape[0]))
+        return self.mask * latents + (1 - self.mask) * outside
+
+
 def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, uncondition: torch.Tensor,
-            guidance: float, timesteps: torch.Tensor | list, coverage: torch.Tensor | None = None,
-            uncondition_coverage: torch.Tensor | None = None, step_callback: Callable[[int, torch.Tensor], None] | None = None,
+            guidance: float, timesteps: torch.Tensor | list,
+            control: RegionControl | Callable[[int], RegionControl | None] | None = None,
+            keep: KeepOutside | None = None,
+            callback_on_step_end: Callable[[int, object, dict], dict | None] | None = None,
             progress=None) -> torch.Tensor:
     """Run `scheduler` over `timesteps` from `latents` with classifier-free guidance.
 
-    `coverage` (B, T, H, W), if given, routes each conditional token to its region (compose.attention);
-    the unconditional half attends everywhere unless `uncondition_coverage` routes it too (a negative
-    prompt kept to the background, say). Returns the final samples."""
+    `control` steers region control at every step (compose.regions; or a function of the step index,
+    for a mechanism that acts in early steps only); its tensors cover the guidance-doubled batch,
+    unconditional half first. `keep` blends each step's result with a fixed picture outside a mask.
+    `callback_on_step_end(step_index, timestep, {"latents": latents})` in diffusers' form may return
+    {"latents": ...} to replace them. Returns the final samples."""
     batch = latents.shape[0]
     condition = condition.to(bundle.device, bundle.dtype)
     uncondition = uncondition.to(bundle.device, bundle.dtype)
     if uncondition.shape[0] == 1 and batch > 1:
         uncondition = uncondition.expand(batch, -1, -1)
     context = torch.cat([uncondition, condition])
-    full_coverage = None
-    if coverage is not None:
-        if uncondition_coverage is None:
-            uncondition_coverage = torch.ones(uncondition.shape[0], uncondition.shape[1], *coverage.shape[2:],
-                                              device=coverage.device)
-        full_coverage = torch.cat([uncondition_coverage.to(coverage), coverage]).to(bundle.device)
-    with torch.no_grad(), region_attention(bundle.unet, full_coverage):
+    timesteps = list(timesteps)
+    with torch.no_grad(), region_processors(bundle.unet):
         for index, timestep in enumerate(timesteps):
+            # 1. The guided prediction: both halves in one UNet call, region control as its kwargs.
+            step_control = control(index) if callable(control) else control
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
-            prediction = bundle.unet(model_input, timestep, encoder_hidden_states=context).sample
+            prediction = bundle.unet(model_input, timestep, encoder_hidden_states=context,
+                                     cross_attention_kwargs=region_kwargs(step_control)).sample
             unconditional, conditional = prediction.chunk(2)
             guided = unconditional + guidance * (conditional - unconditional)
+            # 2. The scheduler's step.
             latents = scheduler.step(guided, timestep, latents).prev_sample
-            if step_callback is not None:
-                step_callback(index, latents)
+            # 3. Stage 2's blend: the rest of the picture kept as stage 1 left it.
+            if keep is not None:
+                latents = keep.apply(scheduler, latents, timesteps[index + 1] if index + 1 < len(timesteps) else None)
+            # 4. The caller's look (or change) at the step's result.
+            if callback_on_step_end is not None:
+                changed = callback_on_step_end(index, timestep, {"latents": latents})
+                if changed and "latents" in changed:
+                    latents = changed["latents"]
             if progress is not None:
                 progress.update(1)
     return latents
+
+
+def guided_control(coverage: torch.Tensor | None, uncondition_coverage: torch.Tensor | None = None,
+                   subjects: torch.Tensor | None = None) -> RegionControl | None:
+    """A RegionControl for a guidance-doubled batch from the conditional half's coverage (and the
+    unconditional half's; attending everywhere when not given) and subject masks (both halves bounded)."""
+    if coverage is None and subjects is None:
+        return None
+    full_coverage = None
+    if coverage is not None:
+        if uncondition_coverage is None:
+            uncondition_coverage = torch.ones_like(coverage)
+        full_coverage = torch.cat([uncondition_coverage.to(coverage), coverage])
+    full_subjects = None if subjects is None else torch.cat([subjects, subjects])
+    return RegionControl(coverage=full_coverage, subjects=full_subjects)
 
 
 def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
@@ -96,47 +139,3 @@ def generate_plain(bundle, prompts: list[str], seeds: list[int], steps: int = 25
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
                           progress=progress)
         return to_uint8(bundle.codec.decode(latents))
-
-
-def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, background: str = "",
-                   slots: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Region-masked conditioning for a batch: token embeddings and each token's coverage map.
-
-    phrases[b] lists image b's region phrases; region_maps (B, R, S, S) gives each region's coverage
-    (R >= every len(phrases[b])). The token sequence of an image is the background's tokens (seen
-    everywhere) followed by `slots` phrase slots of `bundle.phrase_length` tokens; slot r holds
-    phrase r and is seen only inside region r; unused slots are seen nowhere.
-    Returns (condition (B, T, D), coverage (B, T, S, S)) with T = (1 + slots) * phrase_length."""
-    batch = len(phrases)
-    slots = slots if slots is not None else max(1, max(len(items) for items in phrases))
-    length = bundle.phrase_length
-    texts = [background]
-    for items in phrases:
-        if len(items) > slots:
-            raise ValueError(f"{len(items)} regions but only {slots} phrase slots")
-        texts.extend([region_text(bundle.region_prefix, item) for item in items] + [""] * (slots - len(items)))
-    embeddings = encode_texts(bundle.text_encoder, bundle.tokenizer, texts, length)
-    background_tokens = embeddings[:1].expand(batch, -1, -1)
-    phrase_tokens = embeddings[1:].reshape(batch, slots * length, -1)
-    condition = torch.cat([background_tokens, phrase_tokens], dim=1)
-
-    side = region_maps.shape[-1]
-    coverage = torch.zeros(batch, 1 + slots, side, side, device=region_maps.device)
-    coverage[:, 0] = 1.0
-    for index, items in enumerate(phrases):
-        coverage[index, 1:1 + len(items)] = region_maps[index, :len(items)].float()
-    coverage = coverage.repeat_interleave(length, dim=1)
-    return condition, coverage
-
-
-def region_text(prefix: str, phrase: str) -> str:
-    """What the text encoder reads for one region phrase: the model's region marker (if it has one) first."""
-    return f"{prefix} {phrase}" if prefix and phrase else phrase
-
-
-def region_uncondition(bundle, slots: int, text: str = "") -> torch.Tensor:
-    """The unconditional branch that matches `encode_regions`' token count: the first phrase-length
-    tokens hold `text` (a negative prompt, or ""), the rest the empty prompt's tokens repeated. Repeating
-    identical keys and values leaves attention's output unchanged, so with "" this is exactly "no text"."""
-    tokens = encode_texts(bundle.text_encoder, bundle.tokenizer, [text, ""], bundle.phrase_length)
-    return torch.cat([tokens[:1], tokens[1:].repeat(1, slots, 1)], dim=1)

@@ -7,7 +7,7 @@ v-prediction; Hang et al. 2023 for min-SNR loss weighting; Ho & Salimans 2022 fo
    schedule;
 3. condition the UNet by cross-attention on the CLIP-style text encoder's embedding of the caption
    (10% empty captions, for classifier-free guidance), or, for a share of the batches, on
-   region-masked conditioning: each object's own phrase seen only inside its box (compose.attention),
+   region-masked conditioning: each object's own phrase seen only inside its box (compose.regions),
    so that the model follows the region masks the compose pipeline gives it;
 4. regress the velocity v with min-SNR weights; AdamW; EMA of the weights.
 Every few minutes it writes a checkpoint (safetensors + JSON, no pickle) and `--resume` continues from
@@ -206,7 +206,7 @@ def build_tokenizer(region_prefix: str = ""):
     """The caption tokenizer, learned from a fixed slice of the shapes stream (deterministic): captions,
     and region phrases as the model reads them (after its region marker)."""
     from compose.model.text import train_tokenizer
-    from compose.sampling import region_text
+    from compose.regions.conditioning import region_text
 
     corpus = [sample_at(TOKENIZER_CORPUS_SEED, index).caption for index in range(1500)]
     phrases = [sample_at(TOKENIZER_CORPUS_SEED, index, mix=REGION_MIX).layout.regions[0].phrase for index in range(200)]
@@ -312,7 +312,7 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
                 seeds = [case["seed"] for case in chunk]
                 if kind == "regions":
                     images = pipeline(layout=[case["layout"] for case in chunk], seed=seeds, steps=steps,
-                                      guidance=guidance, refine=False).images
+                                      guidance=guidance).images
                 else:
                     images = generate_plain(bundle, [case["scene"].prompt for case in chunk], seeds, steps=steps,
                                             guidance=guidance)
@@ -368,8 +368,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     from diffusers import DDPMScheduler
     from tqdm.auto import tqdm
 
-    from compose.attention import box_coverage, region_attention
-    from compose.sampling import encode_prompts, encode_regions
+    from compose.regions.attention import RegionControl, region_kwargs, region_processors
+    from compose.regions.conditioning import encode_regions
+    from compose.regions.masks import box_coverage
+    from compose.sampling import encode_prompts
 
     folder = Path(config.output)
     if config.threads:
@@ -482,7 +484,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         config.steps = max(config.steps, budget_probe_end + 1)
     window_loss, window_samples, window_start = [], 0, time.time()
     window_wait, waiting_since = 0.0, time.time()  # time spent waiting for the data loader
-    with _close_on_error(log_file, progress), region_attention(bundle_view.unet, None) as processor:
+    with _close_on_error(log_file, progress), region_processors(bundle_view.unet):
         for batch in loader:
             window_wait += time.time() - waiting_since
             if state["step"] >= config.steps:
@@ -510,12 +512,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 if batch["region_mode"]:
                     coverage_maps = box_coverage(batch["boxes"].to(device), side)
                     condition, coverage = encode_regions(train_view, batch["phrases"], coverage_maps, slots=MAX_REGIONS)
-                    processor.coverage = coverage
+                    control = RegionControl(coverage=coverage)
                 else:
                     captions = ["" if drop else caption for caption, drop in zip(batch["captions"], dropped.tolist())]
                     condition = encode_prompts(train_view, captions)
-                    processor.coverage = None
-                prediction = unet(noisy, timesteps, encoder_hidden_states=condition).sample
+                    control = None
+                prediction = unet(noisy, timesteps, encoder_hidden_states=condition,
+                                  cross_attention_kwargs=region_kwargs(control)).sample
             per_sample = (prediction.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
             loss = (per_sample * min_snr_weights(alphas_cumprod, timesteps, config.min_snr_gamma)).mean()
             optimizer.zero_grad(set_to_none=True)

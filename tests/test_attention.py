@@ -1,4 +1,5 @@
-"""Region-masked cross-attention (compose.attention): routing, equivalence to the stock processor, restore.
+"""Region control in attention (compose.regions): masked cross-attention and bounded self-attention route
+exactly, the processor equals the stock one without a control, and the UNet's processors come back.
 
 The routing claim is checked on the processor itself, at every cross-attention layer of a tiny seeded
 UNet: perturbing one region's token embeddings must leave the layer's output bit-for-bit unchanged at
@@ -16,7 +17,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compose.attention import RegionAttnProcessor, box_coverage, coverage_bias, region_attention
+from compose.regions.attention import RegionAttnProcessor, RegionControl, region_kwargs, region_processors
+from compose.regions.masks import box_coverage, coverage_bias, subject_bias
 
 TEXT_DIM = 16
 GRID = 8  # the tiny UNet's sample side: cross-attention runs at 8 x 8 and 4 x 4
@@ -64,14 +66,20 @@ def routed_coverage(batch: int = 2) -> torch.Tensor:
     return coverage
 
 
-def record_cross_attention_calls(unet):
-    """Forward hooks on every attn2 that keep (name, module, hidden_states, context, output) per call."""
+def routed(coverage=None, subjects=None) -> dict:
+    """The UNet's cross_attention_kwargs for a region control."""
+    return region_kwargs(RegionControl(coverage=coverage, subjects=subjects))
+
+
+def record_attention_calls(unet, suffix: str = "attn2"):
+    """Forward hooks on every attention layer named ...`suffix` that keep (name, module, hidden_states,
+    context, regions, output) per call."""
     calls, handles = [], []
     for name, module in unet.named_modules():
-        if name.endswith("attn2"):
+        if name.endswith(suffix):
             def hook(module, args, kwargs, output, name=name):
                 hidden = args[0] if args else kwargs["hidden_states"]
-                calls.append((name, module, hidden, kwargs["encoder_hidden_states"], output))
+                calls.append((name, module, hidden, kwargs.get("encoder_hidden_states"), kwargs.get("regions"), output))
             handles.append(module.register_forward_hook(hook, with_kwargs=True))
     return calls, handles
 
@@ -90,29 +98,30 @@ def test_a_region_token_changes_nothing_outside_its_region_at_any_cross_attentio
         changed[:, tokens] += 3 * torch.randn(2, tokens.stop - tokens.start, TEXT_DIM, generator=generator)
         return changed
 
-    calls, handles = record_cross_attention_calls(unet)
-    with torch.no_grad(), region_attention(unet, routed_coverage()):
+    calls, handles = record_attention_calls(unet)
+    with torch.no_grad(), region_processors(unet):
         try:
-            unet(sample, 500, encoder_hidden_states=context)
+            unet(sample, 500, encoder_hidden_states=context, cross_attention_kwargs=routed(routed_coverage()))
         finally:
             for handle in handles:
                 handle.remove()
         assert sorted(name for name, *_ in calls) == sorted(attn2_names(unet)), "every attn2 layer ran once"
         sides = set()
-        for name, module, hidden, layer_context, output in calls:
+        for name, module, hidden, layer_context, control, output in calls:
             side = math.isqrt(hidden.shape[1])
             sides.add(side)
-            assert torch.equal(module(hidden, encoder_hidden_states=layer_context), output), name
+            assert isinstance(control, RegionControl), f"{name}: the control reached the layer as its keyword"
+            assert torch.equal(module(hidden, encoder_hidden_states=layer_context, regions=control), output), name
             for tokens, box in ((TOKENS_A, BOX_A), (TOKENS_B, BOX_B)):
                 inside = cells_touched(box, side).reshape(-1)
-                changed = module(hidden, encoder_hidden_states=perturb(tokens))
+                changed = module(hidden, encoder_hidden_states=perturb(tokens), regions=control)
                 # Zero probability outside the region: the output there does not move by a single bit.
                 assert torch.equal(changed[:, ~inside], output[:, ~inside]), f"{name}: tokens {tokens} leak out"
                 shift_inside = (changed[:, inside] - output[:, inside]).abs().amax(dim=-1)
                 assert (shift_inside > 1e-4).all(), f"{name}: tokens {tokens} are seen in their region"
             # An unused slot is seen nowhere; background tokens everywhere, inside the regions too.
-            assert torch.equal(module(hidden, encoder_hidden_states=perturb(UNUSED)), output), name
-            shift = (module(hidden, encoder_hidden_states=perturb(BACKGROUND)) - output).abs().amax(dim=-1)
+            assert torch.equal(module(hidden, encoder_hidden_states=perturb(UNUSED), regions=control), output), name
+            shift = (module(hidden, encoder_hidden_states=perturb(BACKGROUND), regions=control) - output).abs().amax(dim=-1)
             assert (shift > 1e-4).all(), f"{name}: background tokens are seen at every position"
     assert sides == {GRID, GRID // 2}, "the test covered both attention resolutions"
 
@@ -145,9 +154,8 @@ def test_attention_probabilities_follow_the_coverage_exactly():
     coverage[:, TOKENS_B] = box_coverage(torch.tensor(BOX_B), side)
     with torch.no_grad():
         stock = AttnProcessor2_0()(attention, hidden, encoder_hidden_states=context)[0]
-        processor = RegionAttnProcessor()
-        processor.coverage = coverage
-        routed = processor(attention, hidden, encoder_hidden_states=context)[0]
+        routed = RegionAttnProcessor()(attention, hidden, encoder_hidden_states=context,
+                                       regions=RegionControl(coverage=coverage))[0]
     torch.testing.assert_close(stock.sum(-1), torch.ones(side * side))  # the readout really is a distribution
     torch.testing.assert_close(routed.sum(-1), torch.ones(side * side))
 
@@ -169,15 +177,19 @@ def test_all_ones_coverage_reproduces_the_stock_processor(unet):
     context = torch.randn(2, TOKENS, TEXT_DIM, generator=generator)
     with torch.no_grad():
         stock = unet(sample, 300, encoder_hidden_states=context).sample
-        with region_attention(unet, torch.ones(2, TOKENS, GRID, GRID)):
-            everywhere = unet(sample, 300, encoder_hidden_states=context).sample
-        with region_attention(unet, None):
+        with region_processors(unet):
+            everywhere = unet(sample, 300, encoder_hidden_states=context,
+                              cross_attention_kwargs=routed(torch.ones(2, TOKENS, GRID, GRID))).sample
             unrouted = unet(sample, 300, encoder_hidden_states=context).sample
-        with region_attention(unet, routed_coverage()):
-            routed = unet(sample, 300, encoder_hidden_states=context).sample
+            empty_control = unet(sample, 300, encoder_hidden_states=context, cross_attention_kwargs=routed()).sample
+            with_lora_scale = unet(sample, 300, encoder_hidden_states=context,
+                                   cross_attention_kwargs={"scale": 1.0, **routed()}).sample
+            routed_prediction = unet(sample, 300, encoder_hidden_states=context,
+                                     cross_attention_kwargs=routed(routed_coverage())).sample
     torch.testing.assert_close(everywhere, stock, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(unrouted, stock, rtol=1e-5, atol=1e-5)
-    assert (routed - stock).abs().max() > 1e-3, "a real routing changes the prediction"
+    assert torch.equal(unrouted, stock), "without a control the processor computes exactly the stock attention"
+    assert torch.equal(empty_control, stock) and torch.equal(with_lora_scale, stock)
+    assert (routed_prediction - stock).abs().max() > 1e-3, "a real routing changes the prediction"
 
 
 def test_all_ones_coverage_matches_stock_attention_on_a_bare_layer():
@@ -188,15 +200,16 @@ def test_all_ones_coverage_matches_stock_attention_on_a_bare_layer():
     hidden = torch.randn(3, 36, 32)
     context = torch.randn(3, 5, TEXT_DIM)
     processor = RegionAttnProcessor()
-    processor.coverage = torch.ones(3, 5, 12, 12)  # pooled down to the layer's 6 x 6
+    control = RegionControl(coverage=torch.ones(3, 5, 12, 12))  # pooled down to the layer's 6 x 6
     with torch.no_grad():
-        torch.testing.assert_close(processor(attention, hidden, encoder_hidden_states=context),
+        torch.testing.assert_close(processor(attention, hidden, encoder_hidden_states=context, regions=control),
                                    AttnProcessor2_0()(attention, hidden, encoder_hidden_states=context),
                                    rtol=1e-5, atol=1e-6)
-        # Self-attention (no context) ignores the coverage entirely, whatever its token count.
+        # Self-attention (told apart by the module, not its name) ignores the coverage, whatever its token count.
         self_attention = Attention(query_dim=32, heads=4, dim_head=8).requires_grad_(False)
-        torch.testing.assert_close(processor(self_attention, hidden), AttnProcessor2_0()(self_attention, hidden),
-                                   rtol=1e-5, atol=1e-6)
+        assert attention.is_cross_attention and not self_attention.is_cross_attention
+        torch.testing.assert_close(processor(self_attention, hidden, regions=control),
+                                   AttnProcessor2_0()(self_attention, hidden), rtol=1e-5, atol=1e-6)
 
 
 def test_processors_are_restored_after_the_block_and_after_an_error(unet):
@@ -206,18 +219,15 @@ def test_processors_are_restored_after_the_block_and_after_an_error(unet):
     try:
         before = dict(unet.attn_processors)
         assert any(".attn2." in name for name in before) and any(".attn1." in name for name in before)
-        with region_attention(unet, routed_coverage()) as processor:
-            during = unet.attn_processors
-            for name, installed in during.items():
-                if ".attn2." in name:
-                    assert installed is processor and isinstance(installed, RegionAttnProcessor), name
-                else:
-                    assert installed is before[name], f"{name}: self-attention keeps its processor"
-            processor.coverage = None  # the coverage may change inside the block
+        with region_processors(unet) as processor:
+            # Every layer, self- and cross-attention, takes the one stateless processor (so every layer
+            # accepts the regions keyword); the processor itself tells the kinds apart.
+            assert isinstance(processor, RegionAttnProcessor)
+            assert all(installed is processor for installed in unet.attn_processors.values())
         assert all(unet.attn_processors[name] is stock for name, stock in before.items())
 
         with pytest.raises(RuntimeError, match="inside the block"):
-            with region_attention(unet, routed_coverage()):
+            with region_processors(unet):
                 raise RuntimeError("an error inside the block")
         assert all(unet.attn_processors[name] is stock for name, stock in before.items())
     finally:
@@ -229,12 +239,15 @@ def test_processors_are_restored_after_the_block_and_after_an_error(unet):
 def test_coverage_that_does_not_fit_the_layer_is_a_clear_error(unet):
     sample = torch.randn(2, 4, GRID, GRID)
     context = torch.randn(2, TOKENS, TEXT_DIM)
-    with torch.no_grad(), region_attention(unet, torch.ones(2, TOKENS + 1, GRID, GRID)):
+    with torch.no_grad(), region_processors(unet):
         with pytest.raises(ValueError, match="text tokens"):
-            unet(sample, 10, encoder_hidden_states=context)
-    with torch.no_grad(), region_attention(unet, torch.ones(1, TOKENS, GRID, GRID)):
+            unet(sample, 10, encoder_hidden_states=context,
+                 cross_attention_kwargs=routed(torch.ones(2, TOKENS + 1, GRID, GRID)))
         with pytest.raises(ValueError, match="batch 2"):
-            unet(sample, 10, encoder_hidden_states=context)
+            unet(sample, 10, encoder_hidden_states=context, cross_attention_kwargs=routed(torch.ones(1, TOKENS, GRID, GRID)))
+        with pytest.raises(ValueError, match="batch of 1"):
+            unet(sample, 10, encoder_hidden_states=context,
+                 cross_attention_kwargs=routed(subjects=torch.ones(1, 2, GRID, GRID)))
 
 
 def test_coverage_bias_is_log_coverage_pooled_to_the_layer():
@@ -291,3 +304,52 @@ def test_box_coverage_is_the_exact_fraction_of_each_pixel():
     fine = box_coverage(torch.tensor(BOX_B), 16)
     torch.testing.assert_close(F.avg_pool2d(fine[None, None], 4)[0, 0], box_coverage(torch.tensor(BOX_B), 4),
                                rtol=1e-5, atol=1e-6)
+
+
+def subject_masks(batch: int = 2) -> torch.Tensor:
+    """(batch, 2, GRID, GRID): box A and box B as subject masks."""
+    masks = torch.stack([box_coverage(torch.tensor(BOX_A), GRID), box_coverage(torch.tensor(BOX_B), GRID)])
+    return masks.expand(batch, -1, -1, -1)
+
+
+def test_subject_bias_separates_objects_and_nothing_else():
+    bias = subject_bias(subject_masks(1), GRID * GRID)[0, 0]  # (L, L)
+    # Labels worked out here from the definition: a cell belongs to a subject when over half covered.
+    labels = torch.full((GRID * GRID,), -1)
+    for index, box in enumerate((BOX_A, BOX_B)):
+        labels[(box_coverage(torch.tensor(box), GRID) > 0.5).reshape(-1)] = index
+    assert (labels == 0).any() and (labels == 1).any() and (labels == -1).any()
+    for query in range(GRID * GRID):
+        for key in range(GRID * GRID):
+            apart = labels[query] >= 0 and labels[key] >= 0 and labels[query] != labels[key]
+            assert bias[query, key].item() == (-math.inf if apart else 0.0)
+    assert not torch.isneginf(bias.diagonal()).any(), "every position can attend to itself"
+
+
+def test_bounded_self_attention_stops_features_flowing_between_objects(unet):
+    generator = torch.Generator().manual_seed(6)
+    sample = torch.randn(2, 4, GRID, GRID, generator=generator)
+    context = torch.randn(2, TOKENS, TEXT_DIM, generator=generator)
+    calls, handles = record_attention_calls(unet, suffix="attn1")
+    with torch.no_grad(), region_processors(unet):
+        try:
+            unet(sample, 500, encoder_hidden_states=context, cross_attention_kwargs=routed(subjects=subject_masks()))
+        finally:
+            for handle in handles:
+                handle.remove()
+        assert {name for name, *_ in calls} == {n for n, _ in unet.named_modules() if n.endswith("attn1")}
+        for name, module, hidden, _, control, output in calls:
+            side = math.isqrt(hidden.shape[1])
+            labels = {index: (F.adaptive_avg_pool2d(subject_masks(1), side)[0, index] > 0.5).reshape(-1)
+                      for index in range(2)}
+            if not (labels[0].any() and labels[1].any()):
+                continue  # a layer too coarse to hold both objects apart
+            # Perturb the features inside object A: inside object B nothing moves; in the background it does.
+            changed_hidden = hidden.clone()
+            changed_hidden[:, labels[0]] += 3 * torch.randn(2, int(labels[0].sum()), hidden.shape[-1], generator=generator)
+            changed = module(changed_hidden, regions=control)
+            assert torch.equal(changed[:, labels[1]], output[:, labels[1]]), f"{name}: A's features reach B"
+            background = ~(labels[0] | labels[1])
+            assert (changed[:, background] - output[:, background]).abs().max() > 1e-4, name
+            unbounded_shift = module(changed_hidden)[:, labels[1]] - module(hidden)[:, labels[1]]
+            assert unbounded_shift.abs().max() > 1e-4, f"{name}: unbounded, A's features do reach B"

@@ -8,6 +8,7 @@ bundled model.
 
 from __future__ import annotations
 
+from compose.config import ComposeConfig
 import dataclasses
 from pathlib import Path
 
@@ -70,21 +71,21 @@ def test_same_seed_same_picture_and_a_batch_equals_its_items(pipeline):
     # neither may change a picture.
     prompts = ["a red circle and no stars", "three green triangles", "a yellow star above a purple diamond"]
     seeds = [3, 4, 5]
-    batch = pipeline(prompt=prompts, seed=seeds, steps=3, refine=True, refine_strength=0.5)
-    again = pipeline(prompt=prompts, seed=seeds, steps=3, refine=True, refine_strength=0.5)
+    batch = pipeline(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
+    again = pipeline(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert all(np.array_equal(a, b) for a, b in zip(batch.images, again.images)), "same seed, same picture"
     for prompt, seed, image in zip(prompts, seeds, batch.images):
-        alone = pipeline(prompt=prompt, seed=seed, steps=3, refine=True, refine_strength=0.5).images[0]
+        alone = pipeline(prompt=prompt, seed=seed, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5)).images[0]
         # Batched and single matrix products round differently in the last bits: a level or two, never more.
         assert level_difference(alone, image) <= 2, f"{prompt!r} drawn alone differs from its batch item"
-    other = pipeline(prompt=prompts[0], seed=seeds[0] + 1, steps=3, refine=True, refine_strength=0.5)
+    other = pipeline(prompt=prompts[0], seed=seeds[0] + 1, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert level_difference(other.images[0], batch.images[0]) > 2, "another seed draws another picture"
 
 
 def test_output_holds_everything_and_callbacks_see_every_step_of_each_stage(pipeline, capsys):
     calls = []
-    output = pipeline(prompt="a red circle to the left of a blue square", seed=7, steps=4, refine=True,
-                      refine_strength=0.5, callback=lambda stage, index, latents: calls.append(
+    output = pipeline(prompt="a red circle to the left of a blue square", seed=7, steps=4, config=ComposeConfig(refine=True,
+                      refine_strength=0.5), callback=lambda stage, index, latents: calls.append(
                           (stage, index, tuple(latents.shape))))
     assert isinstance(output, PipelineOutput)
     assert len(output.images) == 1 and output.images[0].shape == (SIZE, SIZE, 3)
@@ -101,7 +102,7 @@ def test_output_holds_everything_and_callbacks_see_every_step_of_each_stage(pipe
     assert "compose" not in capsys.readouterr().err, "no progress bar unless asked"
 
     calls.clear()
-    stage_one = pipeline(prompt="three green triangles", seed=[1], steps=3, refine=False, progress=True,
+    stage_one = pipeline(prompt="three green triangles", seed=[1], steps=3, config=ComposeConfig(refine=False), progress=True,
                          callback=lambda stage, index, latents: calls.append((stage, index)))
     assert [stage for stage, _ in calls] == ["stage1"] * 3 and "stage2" not in stage_one.timings
     assert "compose" in capsys.readouterr().err, "the progress bar can be turned on"
@@ -117,7 +118,7 @@ def test_stage_two_keeps_everything_outside_the_dilated_object_regions(pipeline,
         if stage == "stage1" and index == 3:
             captured["stage1"] = latents.clone()
 
-    output = pipeline(layout=layout, seed=2, steps=4, refine=True, refine_strength=0.5, refine_dilation=1,
+    output = pipeline(layout=layout, seed=2, steps=4, config=ComposeConfig(refine=True, refine_strength=0.5, refine_dilation=1),
                       callback=keep_stage_one)
     from compose.sampling import to_uint8
 
@@ -130,7 +131,7 @@ def test_stage_two_keeps_everything_outside_the_dilated_object_regions(pipeline,
 
 
 def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(pipeline, bundle):
-    from compose.pipeline import region_maps
+    from compose.regions.masks import region_maps
 
     layouts = [Layout(regions=(Region("a red circle", (0.1, 0.1, 0.45, 0.4)),)),
                Layout(regions=(Region("a green star", (0.0, 0.5, 0.3, 1.0)),
@@ -138,7 +139,7 @@ def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(
     stage_one = torch.randn(2, 3 * FOLD * FOLD, GRID, GRID, generator=torch.Generator().manual_seed(0))
     steps_seen = []
     result = pipeline._refine(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
-                              [region_maps(item, GRID) for item in layouts], [[11], [21, 22]], "", ["", "stars"],
+                              [region_maps(item, GRID, ComposeConfig().region_inset) for item in layouts], [[11], [21, 22]], "", ["", "stars"],
                               steps=6, guidance=4.0, strength=0.5, dilation=1,
                               callback=lambda stage, index, latents: steps_seen.append((stage, index)), bar=None)
     assert steps_seen == [("stage2", index) for index in range(3)]
@@ -150,23 +151,23 @@ def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(
         assert torch.equal(result[picture][:, ~inside], stage_one[picture][:, ~inside]), f"picture {picture}"
         assert (result[picture][:, inside] - stage_one[picture][:, inside]).abs().max() > 1e-3
     untouched = pipeline._refine(stage_one.clone(), [["a red circle"], ["a green star"]],
-                                 [region_maps(item, GRID)[:1] for item in layouts], [[11], [21]], "", ["", ""],
+                                 [region_maps(item, GRID, ComposeConfig().region_inset)[:1] for item in layouts], [[11], [21]], "", ["", ""],
                                  steps=6, guidance=4.0, strength=0.0, dilation=1, callback=None, bar=None)
     assert torch.equal(untouched, stage_one), "strength 0 refines nothing"
 
 
 def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
     from compose.layout_files import read_layout
-    from compose.pipeline import region_maps
+    from compose.regions.masks import region_maps
 
     boxes = read_layout(LAYOUTS / "shapes_boxes.json")
     sketch = read_layout(LAYOUTS / "shapes_sketch.yaml")
     assert all(region.polygons for region in sketch.regions), "the sketch's regions are painted masks"
-    output = pipeline(layout=[boxes, sketch], seed=[0, 1], steps=2, refine=True, refine_strength=0.5)
+    output = pipeline(layout=[boxes, sketch], seed=[0, 1], steps=2, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert [image.shape for image in output.images] == [(SIZE, SIZE, 3)] * 2
     assert output.scenes == [None, None] and output.layouts == [boxes, sketch]
     assert [len(seeds) for seeds in output.object_seeds] == [2, 3]
-    maps = region_maps(sketch, GRID)
+    maps = region_maps(sketch, GRID, ComposeConfig().region_inset)
     assert maps.shape == (3, GRID, GRID) and 0 <= maps.min() and maps.max() <= 1
     for region, region_map in zip(sketch.regions, maps):
         box_area = region.width * region.height
@@ -174,7 +175,7 @@ def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
         assert 0.2 * box_area < region_map.mean().item() < 1.3 * box_area
         assert not region_map[~torch.from_numpy(grown(touched_cells(region.box, GRID), 1))].any()
     # A layout with its prompt: the prompt is parsed for the record, the given regions are used.
-    with_prompt = pipeline(prompt=boxes.prompt, layout=boxes, seed=0, steps=2, refine=False)
+    with_prompt = pipeline(prompt=boxes.prompt, layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False))
     assert with_prompt.scenes[0] is not None and with_prompt.layouts[0] is boxes
 
 
@@ -183,9 +184,9 @@ def test_a_layout_files_negative_prompt_is_used(pipeline):
 
     boxes = read_layout(LAYOUTS / "shapes_boxes.json")
     negated = dataclasses.replace(boxes, negative="green stars")
-    plain = pipeline(layout=boxes, seed=0, steps=2, refine=False).images[0]
-    from_file = pipeline(layout=negated, seed=0, steps=2, refine=False).images[0]
-    from_call = pipeline(layout=boxes, negative="green stars", seed=0, steps=2, refine=False).images[0]
+    plain = pipeline(layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
+    from_file = pipeline(layout=negated, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
+    from_call = pipeline(layout=boxes, negative="green stars", seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
     assert np.array_equal(from_file, from_call)
     assert level_difference(from_file, plain) > 0
 
@@ -195,8 +196,11 @@ def test_a_layout_files_negative_prompt_is_used(pipeline):
     ({"prompt": "a red circle", "seed": [0, 1]}, "seeds"),
     ({"prompt": ["a red circle", "a blue square"], "seed": [0]}, "seeds"),
     ({"layout": Layout(regions=())}, "no regions"),
-    ({"prompt": "a red circle", "refine_strength": 1.5}, "refine_strength"),
-    ({"prompt": "a red circle", "refine_strength": -0.1}, "refine_strength"),
+    ({"prompt": "a red circle", "config": ComposeConfig(refine_strength=1.5)}, "refine_strength"),
+    ({"prompt": "a red circle", "config": ComposeConfig(refine_strength=-0.1)}, "refine_strength"),
+    ({"prompt": "a red circle", "config": ComposeConfig(region_inset=0.5)}, "region_inset"),
+    ({"prompt": "a red circle", "config": ComposeConfig(refine_dilation=-1)}, "refine_dilation"),
+    ({"prompt": "a red circle", "config": ComposeConfig(bounded_self_attention=2)}, "bounded_self_attention"),
     ({"prompt": "a red circle", "steps": 0}, "steps"),
     ({"prompt": "a red circle", "size": SIZE + 2}, "multiple of"),
     ({"prompt": ["a red circle", "a blue square"], "seed": [0, 1],
@@ -212,7 +216,7 @@ def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly()
 
     Measured on this CPU with shapes-v2: 6 of 6 strictly correct for seeds 0-1 (17 of 18 over seeds 0-5;
     15 of 18 with stage 2); the bar is set below that so a regression in routing or planning fails it."""
-    from compose.generate import COMPOSE_REFINES
+    from compose.generate import COMPOSE_METHODS
     from compose.model.bundle import load_model
     from compose.shapes.detect import detect
     from compose.shapes.score import score
@@ -222,7 +226,7 @@ def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly()
                "a yellow star above a purple diamond"]
     cases = [(prompt, seed) for prompt in prompts for seed in (0, 1)]
     output = pipeline(prompt=[prompt for prompt, _ in cases], seed=[seed for _, seed in cases], steps=25,
-                      refine=COMPOSE_REFINES)
+                      config=COMPOSE_METHODS["compose"])
     verdicts = [score(scene, detect(image), layout)
                 for scene, image, layout in zip(output.scenes, output.images, output.layouts)]
     correct = sum(verdict.correct_strict for verdict in verdicts)
@@ -238,7 +242,7 @@ def test_region_phrases_are_read_after_the_models_region_marker(bundle, tmp_path
 
     from compose.model.bundle import load_model, save_bundle
     from compose.model.text import encode_texts
-    from compose.sampling import encode_regions
+    from compose.regions.conditioning import encode_regions
 
     assert bundle.region_prefix == "region:"
     length = bundle.phrase_length

@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sd_components sits beside this file
 
 import sd_components  # noqa: E402
-from compose.attention import RegionAttnProcessor  # noqa: E402
+from compose.config import ComposeConfig  # noqa: E402
+from compose.regions.attention import RegionAttnProcessor  # noqa: E402
 
 LATENT_SIDE = sd_components.UNET_SAMPLE_SIZE
 PICTURE_SIDE = LATENT_SIDE * 2 ** (len(sd_components.VAE_BLOCKS) - 1)
@@ -68,7 +69,8 @@ def test_plain_generation_gives_pictures_at_the_vae_resolution(bundle):
 
 
 def test_compose_runs_both_stages_with_the_region_processor_at_every_cross_attention_layer(bundle):
-    from compose.pipeline import ComposePipeline, region_maps
+    from compose.pipeline import ComposePipeline
+    from compose.regions.masks import region_maps
 
     unet = bundle.unet
     cross_attention = {name: module for name, module in unet.named_modules() if name.endswith("attn2")}
@@ -77,16 +79,16 @@ def test_compose_runs_both_stages_with_the_region_processor_at_every_cross_atten
     seen = []  # (layer, processor class, coverage shape) at every cross-attention call
 
     def record(module, args, kwargs, name):
-        processor = module.processor
-        coverage = getattr(processor, "coverage", None)
-        seen.append((name, type(processor), None if coverage is None else tuple(coverage.shape), coverage))
+        control = kwargs.get("regions")
+        coverage = None if control is None else control.coverage
+        seen.append((name, type(module.processor), None if coverage is None else tuple(coverage.shape), coverage))
 
     handles = [module.register_forward_pre_hook(lambda m, a, k, name=name: record(m, a, k, name), with_kwargs=True)
                for name, module in cross_attention.items()]
     try:
         output = ComposePipeline.from_bundle(bundle)(
             prompt=["a red circle to the left of a blue square", "three green triangles"], seed=[0, 1], steps=3,
-            refine=True, refine_strength=0.5)
+            config=ComposeConfig(refine=True, refine_strength=0.5))
     finally:
         for handle in handles:
             handle.remove()
@@ -105,7 +107,7 @@ def test_compose_runs_both_stages_with_the_region_processor_at_every_cross_atten
 
     # Stage-1 masks on the latent grid: background everywhere, each phrase on its region, padding nowhere.
     coverage = next(c for _, _, shape, c in seen if shape == stage_one)[2:]  # the conditional half
-    first_maps = region_maps(output.layouts[0], LATENT_SIDE)
+    first_maps = region_maps(output.layouts[0], LATENT_SIDE, ComposeConfig().region_inset)
     assert first_maps.shape == (2, LATENT_SIDE, LATENT_SIDE)
     assert (coverage[:, :phrase] == 1).all()
     for slot in range(2):
@@ -128,7 +130,7 @@ def test_bundle_dtype_changes_keep_every_method_running(model_folder):
     assert len(bundle.modules()) == 3, "the VAE moves with the UNet and the text encoder"
     plain = generate_plain(bundle, ["a red circle"], [0], steps=2)[0]
     composed = ComposePipeline.from_bundle(bundle)(prompt="a red circle above a blue square", seed=0, steps=2,
-                                                   refine=True, refine_strength=0.5).images[0]
+                                                   config=ComposeConfig(refine=True, refine_strength=0.5)).images[0]
     for image in (plain, composed):
         assert image.shape == (PICTURE_SIDE, PICTURE_SIDE, 3) and image.dtype == np.uint8
     bundle.to("cpu", torch.float32)
