@@ -9,7 +9,10 @@
    sets were written to v1.0, which had no `style` and no negation `size`).
 2. Error set (tests/gold_field_errors.jsonl): prompts that must be rejected; the share that `parse`
    rejects with a ValueError (anything else, a scene or another exception, is a miss), per kind.
-3. Caption round trip: the captions of the shapes-world data stream (compose.shapes.data.sample_at,
+3. Noun lexicon (compose/data/lexicon_nouns.json "common_nouns", how a bare word is told from a non-noun
+   without a statistical model): of the distinct head nouns of the three gold sets, the share it knows;
+   of the words of the error set's names-nothing prompts, those it takes for nouns.
+4. Caption round trip: the captions of the shapes-world data stream (compose.shapes.data.sample_at,
    written by the real caption writer, compose.shapes.captions), each with the scene it means; the
    share parsed back exactly. The project needs >= 99% on 10,000 captions.
 
@@ -90,6 +93,24 @@ def score_errors(entries: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[
     return share, {kind: (tally[0], tally[1]) for kind, tally in sorted(per_kind.items())}, missed
 
 
+def score_noun_lexicon(gold_paths, errors_path) -> tuple[int, list[str], list[str], list[str]]:
+    """(how many nouns the lexicon knows, the gold head nouns, those of them it does not know, the words of
+    the must-fail names-nothing prompts it takes for nouns)."""
+    from compose.parsing.lexicon import get_pipeline
+
+    lexicon = get_pipeline().lexicon
+    nouns = set()
+    for path in gold_paths:
+        for entry in load_gold(path):
+            scene = entry["scene"]
+            nouns |= {item["noun"] for item in scene["objects"] + scene["negations"] if item["noun"]}
+    words = {word.strip("!?,.").lower() for entry in load_gold(errors_path) if entry["kind"] == "names_nothing"
+             for word in entry["prompt"].split()} - {""}
+    unknown = sorted(noun for noun in nouns if not lexicon.is_known_noun(noun))
+    taken = sorted(word for word in words if lexicon.is_known_noun(lexicon.singular(word)))
+    return len(lexicon.known_nouns), sorted(nouns), unknown, taken
+
+
 def random_caption(rng: random.Random) -> tuple[str, dict[str, Any]]:
     """A random caption from the real caption writer and the scene dict it means (cli.md scene JSON)."""
     from compose.shapes.data import random_sample
@@ -142,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind:20s} {right:4d}/{total:<4d} {right / total:.1%}")
     for prompt in missed[:args.show]:
         print(f"  not rejected: {prompt!r}")
+
+    known, nouns, unknown, taken = score_noun_lexicon([path for _name, path in GOLD_SETS], FIELD_ERRORS_PATH)
+    print(f"noun lexicon: {known} nouns; knows {len(nouns) - len(unknown)}/{len(nouns)} distinct gold head nouns "
+          f"(not: {', '.join(unknown) or 'none'}); names-nothing words it takes for nouns: {', '.join(taken) or 'none'}")
 
     start = time.perf_counter()
     share, failures = score_captions(args.captions, args.seed)

@@ -233,7 +233,7 @@ def load_lexicon() -> Lexicon:
     proportion_nouns = frozenset(_data("proportions.json")["aspect_ratios"])
     known = (common | compounds | persons | proportion_nouns | frozenset(nouns["settings"])
              | frozenset(nouns["irregular_plurals"].values()) | frozenset(nouns["invariant_nouns"])
-             | frozenset(nouns["singular_nouns_ending_in_s"]) | frozenset(nouns["colour_nouns"])
+             | frozenset(nouns["colour_nouns"])
              | frozenset(nouns["picture_nouns"]))
     return Lexicon(
         phrases=phrases,
