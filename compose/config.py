@@ -22,13 +22,20 @@ class ComposeConfig:
       4`, 2026-11-26), so it is off by default. `refine_strength`: the share of the schedule stage 2
       re-noises to; `refine_dilation`: grid cells the kept region grows by, so edges are refined too.
     - `bounded_self_attention`: the share of stage 1's first steps in which self-attention is bounded
-      between objects (0: never)."""
+      between objects (0: never).
+    - `attention_guidance`: the share of stage 1's first steps that begin with attention guidance
+      (compose.regions.guidance; 0: never), each moving the latents by `guidance_step_size` (decaying).
+    - `masked_cross_attention`: route each phrase to its region by masking (on); off, every token is
+      seen everywhere and only attention guidance places the objects (the layout-guidance baseline)."""
 
     region_inset: float = 0.08
     refine: bool = False
     refine_strength: float = 0.3
     refine_dilation: int = 1
     bounded_self_attention: float = 0.0
+    attention_guidance: float = 0.0
+    guidance_step_size: float = 0.3
+    masked_cross_attention: bool = True
 
     def check(self) -> None:
         rules = [
@@ -38,6 +45,9 @@ class ComposeConfig:
             (self.refine_dilation >= 0, f"refine_dilation {self.refine_dilation}: give 0 or more grid cells"),
             (0.0 <= self.bounded_self_attention <= 1.0,
              f"bounded_self_attention {self.bounded_self_attention}: give a share of the steps in [0, 1]"),
+            (0.0 <= self.attention_guidance <= 1.0,
+             f"attention_guidance {self.attention_guidance}: give a share of the steps in [0, 1]"),
+            (self.guidance_step_size >= 0, f"guidance_step_size {self.guidance_step_size}: give 0 or more"),
         ]
         for holds, message in rules:
             if not holds:

@@ -32,6 +32,7 @@ import torch
 
 from compose.config import ComposeConfig
 from compose.regions.conditioning import encode_regions, negative_tokens
+from compose.regions.guidance import AttentionGuidance, slot_groups
 from compose.regions.masks import dilate, region_maps
 from compose.sampling import KeepOutside, check_size, denoise, guided_control, initial_noise, to_uint8
 from compose.scene import Layout, Scene
@@ -171,6 +172,8 @@ class ComposePipeline:
         #    self-attention bounded between objects when the config asks for it).
         total = steps + (self._refine_step_count(steps, config.refine_strength) if config.refine else 0)
         bar = tqdm(total=total, desc="compose", unit="step", disable=not progress, leave=False)
+        if not config.masked_cross_attention:  # every token everywhere: placement left to guidance alone
+            coverage = uncondition_coverage = None
         masked = guided_control(coverage, uncondition_coverage)
         bounded_steps = int(round(steps * config.bounded_self_attention))
         if bounded_steps:
@@ -178,9 +181,15 @@ class ComposePipeline:
             stage_one_control = lambda index: bounded if index < bounded_steps else masked  # noqa: E731
         else:
             stage_one_control = masked
+        guide = None
+        if config.attention_guidance > 0:
+            guide = AttentionGuidance(targets=padded, groups=slot_groups(slots, bundle.phrase_length),
+                                      condition=condition.to(bundle.device, bundle.dtype), coverage=coverage,
+                                      steps=int(round(steps * config.attention_guidance)),
+                                      step_size=config.guidance_step_size)
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
-                          control=stage_one_control, callback_on_step_end=_stage_callback(callback, "stage1"),
-                          progress=bar)
+                          control=stage_one_control, guide=guide,
+                          callback_on_step_end=_stage_callback(callback, "stage1"), progress=bar)
         lap("stage1")
 
         # 6. Stage 2: every object of every picture refined in one batch, then pasted back.

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from compose.regions.attention import RegionControl, region_kwargs, region_processors
+from compose.regions.guidance import AttentionGuidance
 from compose.model.text import encode_texts
 
 
@@ -59,14 +60,15 @@ class KeepOutside:
 def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, uncondition: torch.Tensor,
             guidance: float, timesteps: torch.Tensor | list,
             control: RegionControl | Callable[[int], RegionControl | None] | None = None,
-            keep: KeepOutside | None = None,
+            keep: KeepOutside | None = None, guide: AttentionGuidance | None = None,
             callback_on_step_end: Callable[[int, object, dict], dict | None] | None = None,
             progress=None) -> torch.Tensor:
     """Run `scheduler` over `timesteps` from `latents` with classifier-free guidance.
 
     `control` steers region control at every step (compose.regions; or a function of the step index,
     for a mechanism that acts in early steps only); its tensors cover the guidance-doubled batch,
-    unconditional half first. `keep` blends each step's result with a fixed picture outside a mask.
+    unconditional half first. `keep` blends each step's result with a fixed picture outside a mask;
+    `guide` moves the latents by attention guidance before each of its steps (compose.regions.guidance).
     `callback_on_step_end(step_index, timestep, {"latents": latents})` in diffusers' form may return
     {"latents": ...} to replace them. Returns the final samples."""
     batch = latents.shape[0]
@@ -78,6 +80,9 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
     timesteps = list(timesteps)
     with torch.no_grad(), region_processors(bundle.unet):
         for index, timestep in enumerate(timesteps):
+            # 0. Attention guidance, in its first steps: the latents moved towards the layout.
+            if guide is not None and guide.applies(index):
+                latents = guide.apply(bundle.unet, scheduler, latents, timestep, index)
             # 1. The guided prediction: both halves in one UNet call, region control as its kwargs.
             step_control = control(index) if callable(control) else control
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)

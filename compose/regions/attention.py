@@ -9,6 +9,10 @@ diffusers passes per-call state to processors: `unet(..., cross_attention_kwargs
   scores as log(coverage): a token gets exactly zero attention where its region does not reach.
 - Bounded self-attention (Bounded Attention): with `subjects` set, a position inside one object never
   attends to a position inside another, so features do not leak between neighbours.
+- Recording: with `recorder` set, every cross-attention layer computes its attention probabilities
+  explicitly and adds them, grouped by token group (an object's phrase tokens), to the recorder: the
+  maps attention guidance steers by (compose.regions.guidance) and that explain a picture (DAAM's
+  recipe: summed over heads and layers, upsampled to one resolution).
 The biases depend only on the control and the layer's resolution; the control caches them per
 resolution, so every step and layer of a stage that shares the control computes each bias once.
 
@@ -34,6 +38,41 @@ REGIONS_KEYWORD = "regions"
 
 
 @dataclass
+class AttentionRecorder:
+    """Cross-attention maps per token group, summed over heads, layers and calls at each resolution.
+
+    `groups` (T, G): how much token t belongs to group g (1 for an object's phrase tokens). `sums[side]`
+    is (B, G, side, side): the attention probability of each group's tokens at each position, summed over
+    the layers (and calls) of that resolution; `layers[side]` counts them. Gradients flow through the
+    maps (attention guidance differentiates them)."""
+
+    groups: torch.Tensor
+    sums: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+
+    def add(self, probabilities: torch.Tensor) -> None:
+        """probabilities (B, heads, L, T) of one layer call."""
+        batch, _, length, _ = probabilities.shape
+        side = int(round(length ** 0.5))
+        grouped = probabilities.float().mean(dim=1) @ self.groups.to(probabilities.device, torch.float32)  # (B, L, G)
+        grouped = grouped.transpose(1, 2).reshape(batch, -1, side, side)
+        self.sums[side] = grouped if side not in self.sums else self.sums[side] + grouped
+        self.layers[side] = self.layers.get(side, 0) + 1
+
+    def maps(self, size: int) -> torch.Tensor:
+        """(B, G, size, size): each resolution's mean map upsampled to `size` (bilinear), averaged over the
+        resolutions: DAAM's aggregation, normalised so that values stay attention probabilities."""
+        if not self.sums:
+            raise ValueError("no cross-attention was recorded (was the recorder in the UNet call's control?)")
+        upsampled = [F.interpolate(total / self.layers[side], size=(size, size), mode="bilinear", align_corners=False)
+                     for side, total in self.sums.items()]
+        return torch.stack(upsampled).mean(dim=0)
+
+    def clear(self) -> None:
+        self.sums, self.layers = {}, {}
+
+
+@dataclass
 class RegionControl:
     """What region control asks of one UNet call, for the whole (guidance-doubled) batch.
 
@@ -42,6 +81,7 @@ class RegionControl:
 
     coverage: torch.Tensor | None = None
     subjects: torch.Tensor | None = None
+    recorder: AttentionRecorder | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def cross_bias(self, query_length: int, tokens: int, batch: int, device, dtype) -> torch.Tensor | None:
@@ -106,7 +146,14 @@ class RegionAttnProcessor:
                 region_bias = regions.self_bias(query_length, batch, query.device, query.dtype)
             if region_bias is not None:
                 bias = region_bias if bias is None else bias + region_bias
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=0.0, is_causal=False)
+        if regions is not None and regions.recorder is not None and attn.is_cross_attention:
+            # The same attention, with its probabilities kept: recorded, then applied to the values.
+            scores = query @ key.transpose(-1, -2) * attn.scale
+            probabilities = torch.softmax(scores if bias is None else scores + bias, dim=-1)
+            regions.recorder.add(probabilities)
+            out = probabilities @ value
+        else:
+            out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=0.0, is_causal=False)
         out = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
         out = attn.to_out[0](out)
         out = attn.to_out[1](out)
