@@ -26,7 +26,10 @@ class ComposeConfig:
     - `attention_guidance`: the share of stage 1's first steps that begin with attention guidance
       (compose.regions.guidance; 0: never), each moving the latents by `guidance_step_size` (decaying).
     - `masked_cross_attention`: route each phrase to its region by masking (on); off, every token is
-      seen everywhere and only attention guidance places the objects (the layout-guidance baseline)."""
+      seen everywhere and only attention guidance places the objects (the layout-guidance baseline).
+    - `per_object_composition`: LMD's per-box generation: each object is first drawn alone (its phrase,
+      its region), and for this share of stage 1's first steps its latents replace the picture's inside
+      its region (0: off)."""
 
     region_inset: float = 0.08
     refine: bool = False
@@ -36,6 +39,7 @@ class ComposeConfig:
     attention_guidance: float = 0.0
     guidance_step_size: float = 0.3
     masked_cross_attention: bool = True
+    per_object_composition: float = 0.0
 
     def check(self) -> None:
         rules = [
@@ -48,6 +52,8 @@ class ComposeConfig:
             (0.0 <= self.attention_guidance <= 1.0,
              f"attention_guidance {self.attention_guidance}: give a share of the steps in [0, 1]"),
             (self.guidance_step_size >= 0, f"guidance_step_size {self.guidance_step_size}: give 0 or more"),
+            (0.0 <= self.per_object_composition <= 1.0,
+             f"per_object_composition {self.per_object_composition}: give a share of the steps in [0, 1]"),
         ]
         for holds, message in rules:
             if not holds:

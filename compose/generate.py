@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 # Every compose method is a configuration of one pipeline: "compose" the measured default, the others
 # name a stage or mechanism explicitly (ablations): stage 1 alone, stages 1 + 2, stage 1 with
 # self-attention bounded between objects in its first 40% of steps, stage 1 with attention guidance in
-# its first 40% of steps, and guidance alone without masks (the layout-guidance baseline).
+# its first 40% of steps, guidance alone without masks (the layout-guidance baseline), and LMD's per-box
+# generation composed into the picture over its first 40% of steps.
 COMPOSE_METHODS = {
     "compose": ComposeConfig(),
     "compose-stage1": ComposeConfig(refine=False),
@@ -34,6 +35,7 @@ COMPOSE_METHODS = {
     "compose-bounded": ComposeConfig(bounded_self_attention=0.4),
     "compose-guided": ComposeConfig(attention_guidance=0.4),
     "layout-guidance": ComposeConfig(masked_cross_attention=False, attention_guidance=0.4),
+    "compose-lmd": ComposeConfig(per_object_composition=0.4),
 }
 METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])
 

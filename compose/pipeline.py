@@ -34,7 +34,7 @@ from compose.config import ComposeConfig
 from compose.regions.conditioning import encode_regions, negative_tokens
 from compose.regions.guidance import AttentionGuidance, slot_groups
 from compose.regions.masks import dilate, region_maps
-from compose.sampling import KeepOutside, check_size, denoise, guided_control, initial_noise, to_uint8
+from compose.sampling import KeepOutside, PasteObjects, check_size, denoise, guided_control, initial_noise, to_uint8
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,14 @@ class ComposePipeline:
             stage_one_control = lambda index: bounded if index < bounded_steps else masked  # noqa: E731
         else:
             stage_one_control = masked
+        object_seeds = [[int(image_seed) * 1000 + 1 + k for k in range(len(item.regions))]
+                        for image_seed, item in zip(seeds, layouts)]
+        blend = None
+        paste_steps = int(round(steps * config.per_object_composition))
+        if paste_steps:  # LMD: each object drawn alone first, its latents pasted into the picture early on
+            blend = self._objects_alone(phrases, maps, object_seeds, background_text, negatives, steps, guidance,
+                                        paste_steps, size)
+            lap("objects")
         guide = None
         if config.attention_guidance > 0:
             guide = AttentionGuidance(targets=padded, groups=slot_groups(slots, bundle.phrase_length),
@@ -188,13 +196,11 @@ class ComposePipeline:
                                       steps=int(round(steps * config.attention_guidance)),
                                       step_size=config.guidance_step_size)
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
-                          control=stage_one_control, guide=guide,
+                          control=stage_one_control, guide=guide, blend=blend,
                           callback_on_step_end=_stage_callback(callback, "stage1"), progress=bar)
         lap("stage1")
 
         # 6. Stage 2: every object of every picture refined in one batch, then pasted back.
-        object_seeds = [[int(image_seed) * 1000 + 1 + k for k in range(len(item.regions))]
-                        for image_seed, item in zip(seeds, layouts)]
         if config.refine and config.refine_strength > 0:
             latents = self._refine(latents, phrases, maps, object_seeds, background_text, negatives, steps,
                                    guidance, config.refine_strength, config.refine_dilation, callback, bar)
@@ -207,6 +213,33 @@ class ComposePipeline:
         lap("decode")
         return PipelineOutput(images=images, scenes=scenes, layouts=list(layouts), seeds=seeds,
                               object_seeds=object_seeds, timings=timings)
+
+    def _objects_alone(self, phrases, maps, object_seeds, background_text, negatives, steps, guidance, paste_steps,
+                       size) -> PasteObjects:
+        """LMD's per-box generation: every object of every picture denoised alone (one batch), from its own
+        seed, with only its phrase, in its region, for the first `paste_steps` steps; returns the blend
+        that pastes those latents into the pictures' own denoising at the same steps."""
+        bundle = self.bundle
+        owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
+        object_maps = torch.stack([maps[image][k] for image, k in owners])  # (N, side, side)
+        generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k]) for image, k in owners]
+        scheduler = bundle.make_scheduler(self.sampler)
+        scheduler.set_timesteps(steps)
+        latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
+        with torch.no_grad():
+            condition, coverage = encode_regions(bundle, [[phrases[image][k]] for image, k in owners],
+                                                 object_maps[:, None], background=background_text, slots=1)
+            uncondition, uncondition_coverage = negative_tokens(bundle, [negatives[image] for image, _ in owners], 1,
+                                                                object_maps[:, None], [1] * len(owners))
+        trajectory: list[torch.Tensor] = []
+
+        def keep_step(index, timestep, tensors):
+            trajectory.append(tensors["latents"].clone())
+
+        denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps[:paste_steps],
+                control=guided_control(coverage, uncondition_coverage), callback_on_step_end=keep_step)
+        return PasteObjects(trajectory=trajectory, owners=[image for image, _ in owners], masks=object_maps[:, None],
+                            steps=paste_steps)
 
     @staticmethod
     def _refine_step_count(steps: int, strength: float) -> int:
@@ -239,7 +272,7 @@ class ComposePipeline:
                                                                 object_maps[:, None], [1] * len(owners))
         refined = denoise(bundle, scheduler, refined, condition, uncondition, guidance, timesteps,
                           control=guided_control(coverage, uncondition_coverage),
-                          keep=KeepOutside(mask=keep, original=original, noise=noise),
+                          blend=KeepOutside(mask=keep, original=original, noise=noise),
                           callback_on_step_end=_stage_callback(callback, "stage2"), progress=bar)
         result = latents.clone()
         for row, (image, _) in enumerate(owners):

@@ -49,25 +49,48 @@ class KeepOutside:
     original: torch.Tensor
     noise: torch.Tensor
 
-    def apply(self, scheduler, latents: torch.Tensor, next_timestep) -> torch.Tensor:
-        if next_timestep is None:
+    def apply(self, scheduler, latents: torch.Tensor, index: int, timesteps: list) -> torch.Tensor:
+        if index + 1 >= len(timesteps):
             outside = self.original
         else:
-            outside = scheduler.add_noise(self.original, self.noise, next_timestep.repeat(latents.shape[0]))
+            outside = scheduler.add_noise(self.original, self.noise, timesteps[index + 1].repeat(latents.shape[0]))
         return self.mask * latents + (1 - self.mask) * outside
+
+
+@dataclass(frozen=True)
+class PasteObjects:
+    """LMD's latent composition (Lian et al. 2023): for the first `steps` steps, inside each object's mask
+    the picture's latents are replaced by that object's own latents at the same step (each object drawn
+    alone beforehand, `trajectory[step]` (N, C, H, W) for N objects); `owners[n]` is object n's picture
+    and `masks` (N, 1, H, W) its mask."""
+
+    trajectory: list[torch.Tensor]
+    owners: list[int]
+    masks: torch.Tensor
+    steps: int
+
+    def apply(self, scheduler, latents: torch.Tensor, index: int, timesteps: list) -> torch.Tensor:
+        if index >= self.steps:
+            return latents
+        result = latents.clone()
+        for row, image in enumerate(self.owners):
+            mask = self.masks[row]
+            result[image] = mask * self.trajectory[index][row] + (1 - mask) * result[image]
+        return result
 
 
 def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, uncondition: torch.Tensor,
             guidance: float, timesteps: torch.Tensor | list,
             control: RegionControl | Callable[[int], RegionControl | None] | None = None,
-            keep: KeepOutside | None = None, guide: AttentionGuidance | None = None,
+            blend: KeepOutside | PasteObjects | None = None, guide: AttentionGuidance | None = None,
             callback_on_step_end: Callable[[int, object, dict], dict | None] | None = None,
             progress=None) -> torch.Tensor:
     """Run `scheduler` over `timesteps` from `latents` with classifier-free guidance.
 
     `control` steers region control at every step (compose.regions; or a function of the step index,
     for a mechanism that acts in early steps only); its tensors cover the guidance-doubled batch,
-    unconditional half first. `keep` blends each step's result with a fixed picture outside a mask;
+    unconditional half first. `blend` mixes each step's result with other latents (stage 2's
+    KeepOutside, LMD's PasteObjects);
     `guide` moves the latents by attention guidance before each of its steps (compose.regions.guidance).
     `callback_on_step_end(step_index, timestep, {"latents": latents})` in diffusers' form may return
     {"latents": ...} to replace them. Returns the final samples."""
@@ -92,9 +115,9 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
             guided = unconditional + guidance * (conditional - unconditional)
             # 2. The scheduler's step.
             latents = scheduler.step(guided, timestep, latents).prev_sample
-            # 3. Stage 2's blend: the rest of the picture kept as stage 1 left it.
-            if keep is not None:
-                latents = keep.apply(scheduler, latents, timesteps[index + 1] if index + 1 < len(timesteps) else None)
+            # 3. The blend: stage 2 keeps the rest of the picture as stage 1 left it; LMD pastes objects in.
+            if blend is not None:
+                latents = blend.apply(scheduler, latents, index, timesteps)
             # 4. The caller's look (or change) at the step's result.
             if callback_on_step_end is not None:
                 changed = callback_on_step_end(index, timestep, {"latents": latents})

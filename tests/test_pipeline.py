@@ -130,8 +130,13 @@ def test_stage_two_keeps_everything_outside_the_dilated_object_regions(pipeline,
     assert level_difference(output.images[0][~outside], stage_one_image[~outside]) > 2, "stage 2 redraws objects"
 
 
-def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(pipeline, bundle):
+@pytest.mark.parametrize("sampler", ["ddim", "dpm", "euler"])
+def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(bundle, sampler):
+    """Also for multistep samplers (DPM-Solver++ keeps a history of earlier outputs) and Euler's sigmas:
+    the blend is an explicit step of the loop, and the result is deterministic."""
     from compose.regions.masks import region_maps
+
+    pipeline = ComposePipeline.from_bundle(bundle, sampler=sampler)
 
     layouts = [Layout(regions=(Region("a red circle", (0.1, 0.1, 0.45, 0.4)),)),
                Layout(regions=(Region("a green star", (0.0, 0.5, 0.3, 1.0)),
@@ -150,6 +155,11 @@ def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(
         inside = torch.from_numpy(grown(cells, 1))
         assert torch.equal(result[picture][:, ~inside], stage_one[picture][:, ~inside]), f"picture {picture}"
         assert (result[picture][:, inside] - stage_one[picture][:, inside]).abs().max() > 1e-3
+    again = pipeline._refine(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
+                             [region_maps(item, GRID, ComposeConfig().region_inset) for item in layouts],
+                             [[11], [21, 22]], "", ["", "stars"], steps=6, guidance=4.0, strength=0.5, dilation=1,
+                             callback=None, bar=None)
+    assert torch.equal(again, result), f"{sampler}: the same inputs refine to the same latents"
     untouched = pipeline._refine(stage_one.clone(), [["a red circle"], ["a green star"]],
                                  [region_maps(item, GRID, ComposeConfig().region_inset)[:1] for item in layouts], [[11], [21]], "", ["", ""],
                                  steps=6, guidance=4.0, strength=0.0, dilation=1, callback=None, bar=None)
@@ -259,3 +269,21 @@ def test_region_phrases_are_read_after_the_models_region_marker(bundle, tmp_path
     del meta["region_prefix"]
     (older / "compose_model.json").write_text(json.dumps(meta))
     assert load_model(older).region_prefix == ""
+
+
+def test_paste_objects_replaces_each_objects_region_in_its_early_steps_only():
+    from compose.sampling import PasteObjects
+
+    masks = torch.zeros(2, 1, GRID, GRID)
+    masks[0, :, :3, :3] = 1
+    masks[1, :, 4:, 4:] = 1
+    trajectory = [torch.full((2, 4, GRID, GRID), float(step + 1)) for step in range(2)]
+    blend = PasteObjects(trajectory=trajectory, owners=[0, 0], masks=masks, steps=2)
+    latents = torch.zeros(1, 4, GRID, GRID)
+    pasted = blend.apply(None, latents, 1, [])
+    assert (pasted[0][:, :3, :3] == 2).all() and (pasted[0][:, 4:, 4:] == 2).all(), "each object's own latents"
+    outside = torch.ones(GRID, GRID, dtype=torch.bool)
+    outside[:3, :3] = outside[4:, 4:] = False
+    assert (pasted[0][:, outside] == 0).all(), "the rest of the picture is its own"
+    assert torch.equal(blend.apply(None, latents, 2, []), latents), "after its steps the picture runs free"
+    assert (latents == 0).all(), "the caller's latents are not changed in place"
