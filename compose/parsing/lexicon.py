@@ -93,6 +93,7 @@ class Lexicon:
     number_scales: dict[str, int]
     plural_default_count: int
     sentence_breaks: frozenset[str]
+    split_marks: frozenset[str]
     generic_nouns: frozenset[str]
     relation_intensifiers: frozenset[str]
     boundary_words: frozenset[str]
@@ -245,6 +246,7 @@ def load_lexicon() -> Lexicon:
         number_scales={word: int(value) for word, value in grammar["number_scales"].items()},
         plural_default_count=int(grammar["plural_default_count"]),
         sentence_breaks=frozenset(conjunctions["sentence_break"]),
+        split_marks=frozenset(conjunctions["split_marks"]),
         generic_nouns=frozenset(grammar["generic_nouns"]),
         relation_intensifiers=frozenset(grammar["relation_intensifiers"]),
         boundary_words=frozenset(grammar["boundary_words"]),

@@ -18,10 +18,19 @@ A prompt is read sentence by sentence, left to right, as a small state machine o
   "on the moon" (a relation word before a setting noun) are the background; "on the left" is a
   location of the phrase before it.
 
+- The prompts people write (compose issue 14, section 1): framing that opens a sentence ("a realistic
+  photo of a scene with") is dropped, its style words and any other ("4k", "in the style of van gogh",
+  "a photorealistic car") go to the scene's style; a setting that opens the prompt with nothing but
+  negations after it is the background ("an empty beach with no people"), so a scene may have no
+  object; "four squares, two red and two blue" is split into one group per part, whose counts must add
+  up; "no red ones" and "no small stars" keep the antecedent's noun and the size; "she" and "he" refer
+  to the nearest person, "which is" / "who is" make the phrase just read the subject, "to its right"
+  relates to the "it" before. A word standing bare is a thing only when the noun lexicon knows it.
+
 Conventions (compose issue 2, section 2): groups get ids in order of first mention; `phrase` is the
-words of the first mention as written (determiner or count, describing words, noun); a plural with no
-number counts `plural_default_count` (2); relations are (subject, predicate, object[, object2]) in the
-order the prompt states them, each once.
+words of the first mention as written (determiner or count, describing words, noun; style words left
+out); a plural with no number counts `plural_default_count` (2); relations are (subject, predicate,
+object[, object2]) in the order the prompt states them, each once.
 """
 
 from __future__ import annotations
@@ -47,7 +56,6 @@ COMMA_AND = "COMMA_AND"  # ", and"
 PHRASE_PARTS = frozenset((COLOR, SIZE, WORD, INTENSIFIER, OTHER, STYLE))
 PHRASE_OPENERS = frozenset((DEFINITE, INDEFINITE, COUNT, VAGUE, COLOR, SIZE, WORD, INTENSIFIER, OTHER,
                             PRONOUN_SINGULAR, PRONOUN_PLURAL, PRONOUN_PERSON))
-SPLIT_MARKS = frozenset((",", ":", "-", "–", "—"))  # "four squares, two red and two blue"
 
 
 @dataclass
@@ -593,7 +601,7 @@ class SceneReader:
         it has none. At least two parts; their counts must add up to the head's (else ValueError).
         Returns (the item index after the parts, the parts) or None when no split follows."""
         if head.count is None or head.count < 2 or head.pronoun is not None or head.end >= len(items) \
-                or items[head.end].text not in SPLIT_MARKS:
+                or items[head.end].text not in self.lexicon.split_marks:
             return None
         parts: list[_Phrase] = []
         position = head.end + 1
