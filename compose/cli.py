@@ -99,6 +99,10 @@ def command_layout(args) -> int:
         from compose import parse, plan
 
         layout = plan(parse(_check_prompt(args.prompt)), seed=args.seed)
+        if not layout.regions:
+            raise ValueError(f"{args.prompt!r}: the scene names no object to place (only what must not appear "
+                             "and/or a background); a layout file holds 1 to 16 objects (layout-files spec v1). "
+                             "`compose generate` draws such a scene as its background")
     syntax = "yaml" if args.output and args.output.suffix in (".yaml", ".yml") else "json"
     text = layout_to_text(layout, syntax=syntax)
     if args.output:

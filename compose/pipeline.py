@@ -134,9 +134,8 @@ class ComposePipeline:
             layouts = [plan(scene, seed=plan_seed if plan_seed is not None else image_seed)
                        for scene, image_seed in zip(scenes, seeds)]
             lap("plan")
-        for index, item in enumerate(layouts):
-            if not item.regions:
-                raise ValueError(f"layout {index} has no regions; a layout needs at least one object")
+        # A layout with no regions (a scene of only negations and/or a background: "a beach with no
+        # people") is drawn as its background, its negations the negative prompt everywhere.
 
         # 2. Region maps on the sample grid, one per object instance.
         side = size // bundle.codec.downscale
@@ -148,9 +147,12 @@ class ComposePipeline:
             padded[index, :len(item_maps)] = item_maps
 
         # 3. Encode text: each phrase on its own, the background, and the negative prompt.
-        backgrounds = {background if background is not None else (item.background or "") for item in layouts}
+        # The style words of a prompt ("watercolor", "4k") join the background's tokens, seen everywhere.
+        backgrounds = {", ".join(part for part in (background if background is not None else item.background,
+                                                   getattr(scene, "style", None)) if part)
+                       for scene, item in zip(scenes, layouts)}
         if len(backgrounds) > 1:
-            raise ValueError(f"the layouts of one call have different backgrounds {sorted(backgrounds)}; "
+            raise ValueError(f"the layouts of one call have different backgrounds or styles {sorted(backgrounds)}; "
                              "call once per background")
         background_text = bundle.background_text(backgrounds.pop())  # "" for a world of one background
         # The call's negative prompt, else the layout file's own (layout-files spec v1: `negative`).
@@ -185,12 +187,12 @@ class ComposePipeline:
                         for image_seed, item in zip(seeds, layouts)]
         blend = None
         paste_steps = int(round(steps * config.per_object_composition))
-        if paste_steps:  # LMD: each object drawn alone first, its latents pasted into the picture early on
+        if paste_steps and slots:  # LMD: each object drawn alone first, its latents pasted into the picture early on
             blend = self._objects_alone(phrases, maps, object_seeds, background_text, negatives, steps, guidance,
                                         paste_steps, size)
             lap("objects")
         guide = None
-        if config.attention_guidance > 0:
+        if config.attention_guidance > 0 and slots:
             guide = AttentionGuidance(targets=padded, groups=slot_groups(slots, bundle.phrase_length),
                                       condition=condition.to(bundle.device, bundle.dtype), coverage=coverage,
                                       steps=int(round(steps * config.attention_guidance)),
@@ -207,9 +209,15 @@ class ComposePipeline:
             lap("stage2")
         bar.close()
 
-        # 7. Decode.
+        # 7. Decode. A scene with no objects, on a model whose world has one background colour, is that
+        #    plain canvas (the shapes world's white).
         with torch.no_grad():
             images = to_uint8(bundle.codec.decode(latents))
+        for index, item in enumerate(layouts):
+            canvas = bundle.empty_canvas(size) if not item.regions else None
+            if canvas is not None:
+                logger.info("layout %d has no objects: drawn as the model's one background", index)
+                images[index] = canvas
         lap("decode")
         return PipelineOutput(images=images, scenes=scenes, layouts=list(layouts), seeds=seeds,
                               object_seeds=object_seeds, timings=timings)

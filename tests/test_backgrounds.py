@@ -87,3 +87,19 @@ def test_a_stable_diffusion_checkpoint_is_given_the_background(tmp_path, monkeyp
     monkeypatch.setattr(compose.pipeline, "encode_regions", recording)
     ComposePipeline.from_bundle(bundle)(prompt="a red circle on a beach", seed=0, steps=2)
     assert seen and set(seen) == {"on a beach"}
+
+
+def test_a_stable_diffusion_checkpoint_is_given_the_prompts_style_with_its_background(tmp_path, monkeypatch):
+    import compose.pipeline
+
+    bundle = load_model(sd_components.save_tiny_stable_diffusion(tmp_path / "tiny-sd", seed=0))
+    seen = []
+    original = compose.pipeline.encode_regions
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("background"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compose.pipeline, "encode_regions", recording)
+    ComposePipeline.from_bundle(bundle)(prompt="a watercolor painting of a red circle on a beach", seed=0, steps=2)
+    assert seen and set(seen) == {"on a beach, watercolor"}

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from compose.cli import main
@@ -128,3 +129,14 @@ def test_generate_writes_picture_and_json_with_negative_prompt(tmp_path, capsys)
     from PIL import Image
 
     assert Image.open(output).size == (64, 64)
+
+
+def test_a_layout_of_a_scene_without_objects_is_refused_and_its_picture_is_drawn(tmp_path, capsys):
+    status, _, err = run(capsys, "layout", "a scene with no stars", "-o", str(tmp_path / "empty.json"))
+    assert status == 2 and "names no object to place" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "empty.json").exists()
+    status, _, err = run(capsys, "generate", "a scene with no stars", "--steps", "2", "-o", str(tmp_path / "e.png"))
+    assert status == 0, err
+    from PIL import Image
+
+    assert (np.asarray(Image.open(tmp_path / "e.png")) == 255).all(), "the bundled world's empty scene"

@@ -287,3 +287,21 @@ def test_paste_objects_replaces_each_objects_region_in_its_early_steps_only():
     assert (pasted[0][:, outside] == 0).all(), "the rest of the picture is its own"
     assert torch.equal(blend.apply(None, latents, 2, []), latents), "after its steps the picture runs free"
     assert (latents == 0).all(), "the caller's latents are not changed in place"
+
+
+def test_scenes_without_objects_are_drawn_as_their_background(pipeline, bundle):
+    """"a scene with no stars": no regions. The shapes world's models draw their one white canvas; any
+    other model denoises the background with the negations as the negative prompt, alone or in a batch."""
+    from compose.model.bundle import ModelBundle
+
+    output = pipeline(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2)
+    assert output.layouts[0].regions == () and len(output.layouts[1].regions) == 1
+    assert (output.images[0] == 255).all(), "the shapes world's empty scene is its white canvas"
+    assert not (output.images[1] == 255).all()
+
+    other_world = ComposePipeline.from_bundle(dataclasses.replace(bundle, world=None))
+    assert isinstance(other_world.bundle, ModelBundle) and other_world.bundle.empty_canvas(SIZE) is None
+    alone = other_world(prompt="a scene with no stars", seed=0, steps=2).images[0]
+    batched = other_world(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2).images[0]
+    assert not (alone == 255).all(), "a model with no declared world draws the scene itself"
+    assert level_difference(alone, batched) <= 2

@@ -22,6 +22,11 @@ import torch.nn.functional as F
 logger = logging.getLogger(__name__)
 
 BUNDLED_NAME = "shapes-v2"
+# The world every pixel-fold model of this project is trained on (shapes world spec v1): one white canvas.
+SHAPES_WORLD = {"spec": "shapes world spec v1", "backgrounds": 1, "background_rgb": [255, 255, 255],
+                "about": "Every picture of this model has the one white background of the shapes world, so "
+                         "the compose pipeline leaves background phrases out (ModelBundle.background_text) and "
+                         "draws a scene with no objects as that canvas (ModelBundle.empty_canvas)."}
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled" / BUNDLED_NAME
 MODEL_FORMAT = "compose.model/v1"
 
@@ -148,6 +153,16 @@ class ModelBundle:
             return ""
         return text
 
+    def empty_canvas(self, size: int):
+        """The picture of a scene with no objects, when the model's world declares its one background
+        colour (the shapes world's white canvas): (size, size, 3) uint8; else None (the model draws it)."""
+        colour = (self.world or {}).get("background_rgb")
+        if colour is None:
+            return None
+        import numpy as np
+
+        return np.broadcast_to(np.asarray(colour, dtype=np.uint8), (size, size, 3)).copy()
+
     def make_scheduler(self, kind: str = "ddim"):
         """A fresh scheduler of `kind` from the model's noise-schedule config (never a shared one)."""
         from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
@@ -224,7 +239,9 @@ def build_shapes_model(config: ShapesModelConfig, tokenizer) -> ModelBundle:
                        name=BUNDLED_NAME if config.vae is None else "shapes-sd",
                        native_size=config.image_size, text_length=config.text_length,
                        phrase_length=config.phrase_length, info={"architecture": asdict(config)},
-                       region_prefix=config.region_prefix)
+                       region_prefix=config.region_prefix,
+                       # A Stable Diffusion-format model stands for a user's checkpoint: it declares no world.
+                       world=dict(SHAPES_WORLD) if config.vae is None else None)
 
 
 def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16,

@@ -33,7 +33,7 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
         texts.extend([region_text(bundle.region_prefix, item) for item in items] + [""] * (slots - len(items)))
     embeddings = encode_texts(bundle.text_encoder, bundle.tokenizer, texts, length)
     background_tokens = embeddings[:1].expand(batch, -1, -1)
-    phrase_tokens = embeddings[1:].reshape(batch, slots * length, -1)
+    phrase_tokens = embeddings[1:].reshape(batch, slots * length, embeddings.shape[-1])
     condition = torch.cat([background_tokens, phrase_tokens], dim=1)
 
     side = region_maps.shape[-1]
