@@ -8,6 +8,7 @@ files are written whole or not at all (a temporary file, then a rename).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from compose.files import write_atomically
+from compose.generate import METHODS
 
 logger = logging.getLogger("compose")
 
@@ -150,6 +152,32 @@ def command_generate(args) -> int:
     write_atomically(output, _png_bytes(result.image), make_parents=True)
     write_atomically(output.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n", make_parents=True)
     logger.info("wrote %s and %s", output, output.with_suffix(".json"))
+    return 0
+
+
+def command_explain(args) -> int:
+    from compose.generate import Generator, parse_size
+    from compose.regions.explain import draw_explanation
+
+    prompt = _check_prompt(args.prompt)
+    generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
+    result = generator(prompt=prompt, method=args.method, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                       size=parse_size(args.size), attention=True)
+    layout, layout_title = result.layout, "layout"
+    if layout is None and result.scene is not None and result.scene.objects:  # plain: the plan its shares use
+        from compose import plan
+
+        layout, layout_title = plan(result.scene, seed=args.seed), "compose's plan (not used)"
+    figure = draw_explanation(result.image, layout, result.attention, title=f"{args.method}: {prompt}",
+                              layout_title=layout_title)
+    buffer = io.BytesIO()
+    figure.save(buffer, format="PNG")
+    write_atomically(args.output, buffer.getvalue(), make_parents=True)
+    write_atomically(args.output.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n",
+                     make_parents=True)
+    shares = ", ".join(f"{phrase}: {'-' if share is None else f'{100 * share:.0f}%'}"
+                       for phrase, share in zip(result.attention.phrases, result.attention.in_region))
+    logger.info("wrote %s (attention inside each object's region: %s)", args.output, shares)
     return 0
 
 
@@ -309,9 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("prompt", nargs="?", metavar="PROMPT")
     sub.add_argument("--layout", type=Path, metavar="FILE", help="use this layout file's regions")
     sub.add_argument("-o", "--output", type=Path, default=Path("out.png"), metavar="OUT.png")
-    sub.add_argument("--method", default="compose", choices=("compose", "plain", "compose-stage1", "compose-stages12"),
+    sub.add_argument("--method", default="compose", choices=METHODS,
                      help="compose (default: parse, plan, region-guided), plain (the whole prompt, no layout), "
-                          "or a stage variant of compose")
+                          "or a variant of compose (a stage or mechanism, for ablations)")
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--steps", type=int, default=25)
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
@@ -328,6 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seeds", type=int, default=1, help="batch: pictures per prompt (seeds S..S+N-1)")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_generate)
+
+    sub = commands.add_parser("explain", help="draw a picture with each object's cross-attention map and the layout")
+    sub.add_argument("prompt", metavar="PROMPT")
+    sub.add_argument("-o", "--output", type=Path, default=Path("explain.png"), metavar="OUT.png")
+    sub.add_argument("--method", default="compose", choices=METHODS, help="default compose; plain to compare")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--sampler", default="ddim", choices=("ddim", "dpm", "euler"), help="default ddim")
+    sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
+    sub.add_argument("--size", default=None, metavar="WxH", help="picture size; default the model's native size")
+    sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_explain)
 
     sub = commands.add_parser("bench", help="run the compositional benchmark and write results, summary and report")
     sub.add_argument("suites", nargs="*", metavar="SUITE",

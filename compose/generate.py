@@ -55,6 +55,7 @@ class GenerationResult:
     guidance: float
     sampler: str
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    attention: object | None = None  # compose.regions.explain.AttentionMaps, when recorded
 
     def to_dict(self) -> dict:
         """The JSON written beside the picture (cli.md: scene, layout, method, seed, model, timings)."""
@@ -67,6 +68,9 @@ class GenerationResult:
             "scene": self.scene.to_dict() if self.scene is not None else None,
             "layout": layout_to_dict(self.layout) if self.layout is not None else None,
             "timings": {stage: round(seconds, 4) for stage, seconds in self.timings.items()},
+            **({"attention_in_region": {"objects": list(self.attention.phrases),
+                                        "share": [None if v is None else round(v, 4) for v in self.attention.in_region]}}
+               if self.attention is not None else {}),
         }
 
 
@@ -100,9 +104,12 @@ class Generator:
 
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
                  seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
-                 negative: str | None = None, background: str | None = None) -> GenerationResult:
+                 negative: str | None = None, background: str | None = None,
+                 attention: bool = False) -> GenerationResult:
         """Draw one picture. `negative` adds to the prompt's own negations; `background` overrides a
-        layout's (compose methods; plain feeds `negative` to classifier-free guidance's other branch)."""
+        layout's (compose methods; plain feeds `negative` to classifier-free guidance's other branch).
+        `attention=True` records the cross-attention maps per object and word (result.attention); for
+        plain, each object's in-region share is measured against the layout compose would plan."""
         if method not in METHODS:
             raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if prompt is None and layout is None:
@@ -122,23 +129,45 @@ class Generator:
             from compose.sampling import generate_plain
 
             clock = time.perf_counter()
+            recorder = self._plain_recorder() if attention else None
             image = generate_plain(self.bundle, [text], [seed], steps=steps, guidance=guidance, size=size,
-                                   sampler=self.sampler, negative=negative or "")[0]
+                                   sampler=self.sampler, negative=negative or "", recorder=recorder)[0]
             timings["generate"] = time.perf_counter() - clock
+            maps = self._plain_maps(recorder, text, scene, layout, seed, image.shape[0]) if attention else None
             return GenerationResult(image=image, prompt=prompt, scene=scene, layout=layout, method=method,
                                     seed=seed, model=self.model_name, steps=steps, guidance=guidance,
-                                    sampler=self.sampler, timings=timings)
+                                    sampler=self.sampler, timings=timings, attention=maps)
         if self.pipeline is None:
             from compose.pipeline import ComposePipeline
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
         output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
                                config=COMPOSE_METHODS[method], negative=negative, background=background,
-                               progress=self.progress)
+                               progress=self.progress, attention=attention)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
                                 layout=output.layouts[0], method=method, seed=seed, model=self.model_name,
-                                steps=steps, guidance=guidance, sampler=self.sampler, timings=timings)
+                                steps=steps, guidance=guidance, sampler=self.sampler, timings=timings,
+                                attention=output.attention[0] if output.attention else None)
+
+    def _plain_recorder(self):
+        import torch
+
+        from compose.regions.attention import AttentionRecorder
+
+        return AttentionRecorder(torch.eye(self.bundle.text_length))
+
+    def _plain_maps(self, recorder, text: str, scene, layout, seed: int, size: int):
+        """Plain's attention maps; each object's region is the layout compose would plan for the scene."""
+        from compose.regions.explain import explain_prompt
+
+        if layout is None and scene is not None and scene.objects:
+            from compose.planner import plan
+
+            layout = plan(scene, seed=seed)
+        tokens = self.bundle.tokenizer(text, padding="max_length", max_length=self.bundle.text_length,
+                                       truncation=True).input_ids
+        return explain_prompt(recorder.maps(size)[1], self.bundle.tokenizer, tokens, scene, layout, size)
 
 
 def _layout_text(layout: Layout) -> str:

@@ -31,7 +31,9 @@ import numpy as np
 import torch
 
 from compose.config import ComposeConfig
-from compose.regions.conditioning import encode_regions, negative_tokens
+from compose.regions.attention import AttentionRecorder
+from compose.regions.conditioning import encode_regions, negative_tokens, region_token_ids
+from compose.regions.explain import AttentionMaps, explain_regions
 from compose.regions.guidance import AttentionGuidance, slot_groups
 from compose.regions.masks import dilate, region_maps
 from compose.sampling import KeepOutside, PasteObjects, check_size, denoise, guided_control, initial_noise, to_uint8
@@ -50,6 +52,7 @@ class PipelineOutput:
     seeds: list[int]
     object_seeds: list[list[int]]  # the seed of each object's stage-2 noise, per picture
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds for the whole call
+    attention: list[AttentionMaps] | None = None  # per picture, when the call was asked to record them
 
 
 def negative_text(scene: Scene | None, negative: str | None) -> str:
@@ -101,7 +104,9 @@ class ComposePipeline:
                  seed: int | list[int] = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
                  config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
                  plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
-                 progress: bool = False) -> PipelineOutput:
+                 progress: bool = False, attention: bool = False) -> PipelineOutput:
+        """Draw one picture per prompt or layout. `attention=True` records stage 1's cross-attention per
+        object and per word (output.attention; compose.regions.explain), at a small cost in time."""
         from tqdm.auto import tqdm
 
         config = config or ComposeConfig()
@@ -197,8 +202,9 @@ class ComposePipeline:
                                       condition=condition.to(bundle.device, bundle.dtype), coverage=coverage,
                                       steps=int(round(steps * config.attention_guidance)),
                                       step_size=config.guidance_step_size)
+        recorder = AttentionRecorder(torch.eye(condition.shape[1])) if attention else None
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
-                          control=stage_one_control, guide=guide, blend=blend,
+                          control=stage_one_control, guide=guide, blend=blend, recorder=recorder,
                           callback_on_step_end=_stage_callback(callback, "stage1"), progress=bar)
         lap("stage1")
 
@@ -219,8 +225,15 @@ class ComposePipeline:
                 logger.info("layout %d has no objects: drawn as the model's one background", index)
                 images[index] = canvas
         lap("decode")
+        maps = None
+        if recorder is not None:
+            word_maps = recorder.maps(size)[count:]  # the conditional half; means over layers and steps
+            maps = [explain_regions(word_maps[index], bundle.tokenizer,
+                                    region_token_ids(bundle, phrases[index], background_text, slots),
+                                    bundle.phrase_length, item, size) for index, item in enumerate(layouts)]
+            lap("attention")
         return PipelineOutput(images=images, scenes=scenes, layouts=list(layouts), seeds=seeds,
-                              object_seeds=object_seeds, timings=timings)
+                              object_seeds=object_seeds, timings=timings, attention=maps)
 
     def _objects_alone(self, phrases, maps, object_seeds, background_text, negatives, steps, guidance, paste_steps,
                        size) -> PasteObjects:

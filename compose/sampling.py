@@ -8,12 +8,12 @@ runs the unconditional and conditional halves in one UNet call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from compose.regions.attention import RegionControl, region_kwargs, region_processors
+from compose.regions.attention import AttentionRecorder, RegionControl, region_kwargs, region_processors
 from compose.regions.guidance import AttentionGuidance
 from compose.model.text import encode_texts
 
@@ -83,6 +83,7 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
             guidance: float, timesteps: torch.Tensor | list,
             control: RegionControl | Callable[[int], RegionControl | None] | None = None,
             blend: KeepOutside | PasteObjects | None = None, guide: AttentionGuidance | None = None,
+            recorder: AttentionRecorder | None = None,
             callback_on_step_end: Callable[[int, object, dict], dict | None] | None = None,
             progress=None) -> torch.Tensor:
     """Run `scheduler` over `timesteps` from `latents` with classifier-free guidance.
@@ -91,7 +92,9 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
     for a mechanism that acts in early steps only); its tensors cover the guidance-doubled batch,
     unconditional half first. `blend` mixes each step's result with other latents (stage 2's
     KeepOutside, LMD's PasteObjects);
-    `guide` moves the latents by attention guidance before each of its steps (compose.regions.guidance).
+    `guide` moves the latents by attention guidance before each of its steps (compose.regions.guidance);
+    `recorder`, if given, sums every cross-attention layer's probabilities over the steps (nothing is
+    recorded, and nothing costs, without one).
     `callback_on_step_end(step_index, timestep, {"latents": latents})` in diffusers' form may return
     {"latents": ...} to replace them. Returns the final samples."""
     batch = latents.shape[0]
@@ -108,6 +111,8 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
                 latents = guide.apply(bundle.unet, scheduler, latents, timestep, index)
             # 1. The guided prediction: both halves in one UNet call, region control as its kwargs.
             step_control = control(index) if callable(control) else control
+            if recorder is not None:
+                step_control = replace(step_control or RegionControl(), recorder=recorder)
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
             prediction = bundle.unet(model_input, timestep, encoder_hidden_states=context,
                                      cross_attention_kwargs=region_kwargs(step_control)).sample
@@ -151,8 +156,9 @@ def to_uint8(images: torch.Tensor) -> list[np.ndarray]:
 
 def generate_plain(bundle, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float = 4.0,
                    size: int | None = None, sampler: str = "ddim", negative: str = "",
-                   progress=None) -> list[np.ndarray]:
-    """The plain method: each prompt fed whole to the model, one image per (prompt, seed) pair."""
+                   progress=None, recorder: AttentionRecorder | None = None) -> list[np.ndarray]:
+    """The plain method: each prompt fed whole to the model, one image per (prompt, seed) pair; with a
+    `recorder`, its cross-attention per token is summed there (both guidance halves, unconditional first)."""
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds; give one seed per prompt")
     size = size or bundle.native_size
@@ -165,5 +171,5 @@ def generate_plain(bundle, prompts: list[str], seeds: list[int], steps: int = 25
         condition = encode_prompts(bundle, prompts)
         uncondition = encode_prompts(bundle, [negative])
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
-                          progress=progress)
+                          progress=progress, recorder=recorder)
         return to_uint8(bundle.codec.decode(latents))

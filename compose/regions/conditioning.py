@@ -45,6 +45,14 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     return condition, coverage
 
 
+def region_token_ids(bundle, phrases: list[str], background: str, slots: int) -> list[int]:
+    """The token ids of one picture's region-masked condition, in the order encode_regions lays them out."""
+    texts = [background] + [region_text(bundle.region_prefix, phrase) for phrase in phrases]
+    texts += [""] * (slots - len(phrases))
+    tokens = bundle.tokenizer(texts, padding="max_length", max_length=bundle.phrase_length, truncation=True)
+    return [token for ids in tokens.input_ids for token in ids]
+
+
 def region_text(prefix: str, phrase: str) -> str:
     """What the text encoder reads for one region phrase: the model's region marker (if it has one) first."""
     return f"{prefix} {phrase}" if prefix and phrase else phrase
