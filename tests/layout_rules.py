@@ -1,8 +1,8 @@
 """An independent check of planned layouts, and a maker of random scenes that are satisfiable.
 
-Written from the rules, not from the planner: shared/specs/shapes-world.md (spec v1) for placement,
-sizes, relations and locations (through compose.shapes.world's relation_holds / location_holds), and
-the open-vocabulary rules documented in compose/planner.py's module docstring (proportions, depth
+Written from the rules, not from the planner: docs/shapes-world.md (spec v1) for placement, sizes,
+relations and locations (through compose.shapes.world's relation_holds / location_holds), and the
+open-vocabulary rules documented in compose/planning/rules.py's module docstring (proportions, depth
 relations, drawing order), re-implemented here with their own constants. Nothing here imports the
 planner, so a planner bug cannot hide behind shared code.
 
@@ -25,7 +25,7 @@ from compose.shapes import world
 SHAPE_NOUNS = {"circle", "square", "triangle", "diamond", "star", "shape"}
 FLAT_PREDICATES = {"left_of", "right_of", "above", "below", "near", "between"}
 DEPTH_PREDICATES = {"on", "in_front_of", "behind", "inside"}
-# Shapes-world reading of depth words and unknown verbs (planner docstring).
+# Shapes-world reading of depth words and unknown verbs (compose/planning/rules.py docstring).
 SHAPES_READING = {"on": ("above", "near"), "in_front_of": ("below", "near"),
                   "behind": ("above", "near"), "inside": ("near",)}
 MARGIN, GAP, MAX_SHAPES = 0.02, 0.05, 8

@@ -1,4 +1,4 @@
-"""Tests of the layout planner (compose.planner), judged by the independent checker in layout_rules.py."""
+"""Tests of the layout planner (compose.planning), judged by the independent checker in layout_rules.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # layout_rules sits beside this file
 
 import layout_rules  # noqa: E402
-from compose.planner import UnsatisfiableSceneError, aspect_ratio, plan  # noqa: E402
+from compose.planning import UnsatisfiableSceneError, aspect_ratio, plan  # noqa: E402
 from compose.scene import Layout, Negation, ObjectGroup, Region, Relation, Scene  # noqa: E402
 from compose.shapes import world  # noqa: E402
 
@@ -489,3 +489,104 @@ def test_every_satisfiable_prompt_of_the_field_gold_set_gets_a_valid_layout():
             assert layout_rules.layout_violations(scene, layout) == [], entry["prompt"]
         planned += 1
     assert planned >= 200 and refused == 25
+
+
+# --- The planner's pieces on their own (compose.planning's modules) ----------------------------------
+
+def test_the_old_import_path_names_the_same_objects():
+    import compose.planner
+    import compose.planning
+
+    for name in compose.planning.__all__:
+        assert getattr(compose.planner, name) is getattr(compose.planning, name), name
+
+
+def test_a_network_finds_implied_bounds_and_traces_a_contradiction_to_its_choices():
+    from compose.planning.network import Network
+
+    network = Network(3)
+    network.at_least(0, 1, 0.2)  # x1 - x0 >= 0.2
+    network.at_least(1, 2, 0.3, tag=("choice", 1))  # x2 - x1 >= 0.3
+    closed = network.closure()
+    assert closed is not None
+    assert -closed[3, 1] == pytest.approx(0.5)  # implied: x2 - x0 >= 0.5
+    assert network.conflict_tags() == []
+    network.at_most(0, 2, 0.4, tag=("choice", 2))  # x2 - x0 <= 0.4 contradicts
+    assert network.closure() is None
+    assert sorted(network.conflict_tags()) == [("choice", 1), ("choice", 2)]
+
+
+def test_a_closed_network_takes_checked_bounds_and_assigns_values_inside_them():
+    from compose.planning.network import ClosedNetwork, Network
+
+    network = Network(2)
+    for node in (0, 1):
+        network.at_least(-1, node, 0.1)  # 0.1 <= x <= 0.9
+        network.at_most(-1, node, 0.9)
+    closed = ClosedNetwork(network.closure())
+    assert (closed.low(0, 1), closed.high(0, 1)) == pytest.approx((-0.8, 0.8))
+    closed.limit(0, 1, low=0.5)  # x1 - x0 >= 0.5
+    assert closed.low(-1, 1) == pytest.approx(0.6) and closed.high(-1, 0) == pytest.approx(0.4)
+    for seed in range(20):
+        x0, x1 = closed.assign([0.9, 0.1], random.Random(seed))
+        assert 0.1 - 1e-9 <= x0 <= 0.4 + 1e-9 and 0.6 - 1e-9 <= x1 <= 0.9 + 1e-9
+        assert x1 - x0 >= 0.5 - 1e-9
+
+
+def test_find_cycle_names_the_edges_of_one_cycle_in_order():
+    from compose.planning.prechecks import find_cycle
+
+    assert find_cycle([0, 1, 2], [(0, 1, "a"), (1, 2, "b")]) is None
+    assert find_cycle([0, 1, 2], [(0, 1, "a"), (1, 2, "b"), (2, 1, "c")]) == ["b", "c"]
+
+
+def test_dealt_targets_keep_their_values_and_follow_every_order():
+    from compose.planning.placement import AttemptFailed, deal_targets
+
+    targets = [0.9, 0.5, 0.1, 0.7]
+    deal_targets(4, [(0, 1), (1, 2)], targets)  # instance 0 before 1 before 2
+    assert sorted(targets) == [0.1, 0.5, 0.7, 0.9]
+    assert targets[0] < targets[1] < targets[2]
+    with pytest.raises(AttemptFailed, match="cycle"):
+        deal_targets(2, [(0, 1), (1, 0)], [0.2, 0.4])
+
+
+def _two_square_problem():
+    from compose.planning.problem import build_problem
+    from compose.planning.rules import group_names, make_instances, read_relations
+
+    scene = scene_of("two squares", [group(0, "square", 2, size="large")])
+    rules = read_relations(scene, True, group_names(scene))
+    return build_problem(scene, True, make_instances(scene), rules)
+
+
+def test_separation_keeps_two_boxes_apart_on_a_network_of_canvas_bounds_only():
+    from compose.planning.network import ClosedNetwork, Network
+    from compose.planning.separation import Separation
+
+    problem = _two_square_problem()
+    side = 0.35
+    extents = ([side, side], [side, side])
+    networks = [Network(2), Network(2)]
+    for network in networks:
+        for node in (0, 1):
+            network.at_least(-1, node, 0.02 + side / 2)
+            network.at_most(-1, node, 0.98 - side / 2)
+    for seed in range(10):
+        rng = random.Random(seed)
+        closed = [ClosedNetwork(network.closure()) for network in networks]
+        assert Separation(problem, extents, [], rng).run(closed, [[0.5, 0.5], [0.5, 0.5]])
+        centres = [closed[axis].assign([0.5, 0.5], rng) for axis in (0, 1)]
+        apart = max(abs(centres[axis][1] - centres[axis][0]) for axis in (0, 1))
+        assert apart >= side + world.MIN_GAP - 1e-9
+
+
+def test_verification_names_each_broken_rule_of_a_finished_layout():
+    from compose.planning.verify import layout_problems
+
+    problem = _two_square_problem()
+    assert layout_problems(problem, [(0.05, 0.05, 0.40, 0.40), (0.50, 0.50, 0.85, 0.85)]) == []
+    found = layout_problems(problem, [(0.05, 0.05, 0.40, 0.40), (0.42, 0.05, 0.77, 0.40)])
+    assert found == ["instances 0 and 1 are 0.020 apart, closer than 0.05"]
+    found = layout_problems(problem, [(0.00, 0.05, 0.35, 0.40), (0.50, 0.50, 0.70, 0.70)])
+    assert found == ["instance 0 leaves the canvas margin", "instance 1 has size 0.200 outside 0.32-0.4"]
