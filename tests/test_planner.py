@@ -534,7 +534,7 @@ def test_a_closed_network_takes_checked_bounds_and_assigns_values_inside_them():
 
 
 def test_find_cycle_names_the_edges_of_one_cycle_in_order():
-    from compose.planning.prechecks import find_cycle
+    from compose.planning.graphs import find_cycle
 
     assert find_cycle([0, 1, 2], [(0, 1, "a"), (1, 2, "b")]) is None
     assert find_cycle([0, 1, 2], [(0, 1, "a"), (1, 2, "b"), (2, 1, "c")]) == ["b", "c"]

@@ -30,7 +30,7 @@ Algorithm, and where each step lives
 
 Modules: `rules` (the rules and the scene read into them), `prechecks`, `problem` (the rules spread over
 instances), `placement` (sizes and targets), `network`, `attempt`, `separation`, `verify`, `search`
-(`plan`), and `tuning` (the search's own numbers, none of them a rule).
+(`plan`), `graphs` (a cycle, a path) and `tuning` (the search's own numbers, none of them a rule).
 """
 
 from compose.planning.rules import (

@@ -5,11 +5,12 @@ from __future__ import annotations
 import collections
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from compose.planning.graphs import reaches
 from compose.planning.network import ClosedNetwork, Network, add_depth_constraints
 from compose.planning.placement import AttemptFailed, centre_bounds, deal_targets, sample_sizes
 from compose.planning.problem import Problem
@@ -42,19 +43,6 @@ class BetweenUnit:
 
     def pairs(self) -> list[tuple[int, int]]:
         return list(dict.fromkeys((first, last) for _, first, last in self.oriented()))
-
-
-def _reaches(successors: Mapping[int, Iterable[int]], start: int, goal: int) -> bool:
-    stack, seen = [start], {start}
-    while stack:
-        node = stack.pop()
-        if node == goal:
-            return True
-        for successor in successors.get(node, ()):
-            if successor not in seen:
-                seen.add(successor)
-                stack.append(successor)
-    return False
 
 
 class Attempt:
@@ -161,7 +149,7 @@ class Attempt:
                 trial = collections.defaultdict(set, {node: set(nexts) for node, nexts in graph.items()})
                 for before, after in new_edges:
                     trial[before].add(after)
-                if not any(_reaches(trial, after, before) for before, after in new_edges):
+                if not any(reaches(trial, after, before) for before, after in new_edges):
                     options.append((axis, flip))
         self.rng.shuffle(options)
         return options

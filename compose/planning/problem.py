@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from compose.planning.prechecks import find_cycle
+from compose.planning.graphs import find_cycle
 from compose.planning.rules import Check, Instance, Rules
 from compose.planning.tuning import TARGET_FILL
 from compose.scene import Scene
