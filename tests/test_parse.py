@@ -438,3 +438,108 @@ def test_no_heavy_imports():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- the reader's pieces on their own
+def items_of(prompt: str):
+    """The spaCy doc and the lexicon items of `prompt`, as the reader receives them."""
+    from compose.parsing.lexicon import get_pipeline
+
+    pipeline = get_pipeline()
+    doc = pipeline.make_doc(prompt)
+    return doc, pipeline.items(doc), pipeline.lexicon
+
+
+def test_a_noun_phrase_is_read_with_its_amount_describing_words_compound_noun_and_location():
+    from compose.parsing.phrases import PhraseReader
+
+    prompt = "the two small red teddy bears on the left"
+    doc, items, lexicon = items_of(prompt)
+    phrase = PhraseReader(prompt, doc, lexicon).read(items, 0)
+    assert (phrase.determiner, phrase.count, phrase.size, phrase.color) == ("definite", 2, "small", "red")
+    assert (phrase.noun, phrase.plural, phrase.location) == ("teddy bear", True, "left")
+    assert phrase.text == "the two small red teddy bears" and phrase.end == len(items)
+
+    prompt = "a cup of coffee"
+    doc, items, lexicon = items_of(prompt)
+    phrase = PhraseReader(prompt, doc, lexicon).read(items, 0)
+    assert (phrase.noun, phrase.modifiers, phrase.text) == ("cup", ["of coffee"], "a cup of coffee")
+
+
+def test_a_bare_unknown_word_starts_no_phrase_and_is_noted_for_the_error():
+    from compose.parsing.phrases import PhraseReader
+
+    prompt = "flibbertigibbet"
+    doc, items, lexicon = items_of(prompt)
+    reader = PhraseReader(prompt, doc, lexicon)
+    assert reader.read(items, 0) is None
+    assert reader.unknown_words == ["flibbertigibbet"]
+    prompt = "a flibbertigibbet"  # after an article any word is a noun (open vocabulary)
+    doc, items, lexicon = items_of(prompt)
+    reader = PhraseReader(prompt, doc, lexicon)
+    assert reader.read(items, 0).noun == "flibbertigibbet" and reader.unknown_words == []
+
+
+def test_discourse_resolves_definite_mentions_and_pronouns_to_earlier_groups():
+    from compose.parsing.phrases import PhraseReader
+    from compose.parsing.references import Discourse
+
+    prompt = "a red square and a blue circle. the square, it"
+    doc, items, lexicon = items_of(prompt)
+    phrases, discourse = PhraseReader(prompt, doc, lexicon), Discourse(lexicon)
+    starts = [index for index, item in enumerate(items) if item.kind in ("INDEFINITE", "DEFINITE", "PRONOUN_SINGULAR")]
+    square, circle, the_square, it = (phrases.read(items, index) for index in starts)
+    assert discourse.resolve(square, set()) == ([0], [0])
+    assert discourse.resolve(circle, set()) == ([1], [1])
+    assert discourse.resolve(the_square, set()) == ([0], [])  # refers back, adds no group
+    assert discourse.resolve(it, set()) == ([0], [])  # the nearest mention: the square just named
+    assert discourse.resolve(it, {0}) == ([1], [])  # as an object, not what the relation is said of
+    assert [group.noun for group in discourse.groups] == ["square", "circle"]
+    assert discourse.last_noun() == "square"
+
+
+def test_negations_are_read_with_their_colours_and_a_denied_relation_is_told_apart():
+    from compose.parsing.negations import read_negation
+
+    _, items, lexicon = items_of("no red or blue shapes")
+    assert read_negation(items, 0, lexicon, None) == (len(items), False, [(None, "red", None), (None, "blue", None)])
+    _, items, lexicon = items_of("no small ones")
+    assert read_negation(items, 0, lexicon, "star") == (len(items), False, [("star", None, "small")])
+    _, items, lexicon = items_of("not left of a square")
+    end, denies, negated = read_negation(items, 0, lexicon, None)
+    assert (items[end].kind, denies, negated) == ("RELATION", True, [])
+
+
+def test_a_split_group_gives_its_parts_the_head_noun_and_checks_their_sum():
+    from compose.parsing.phrases import PhraseReader
+    from compose.parsing.splits import read_split
+
+    prompt = "four squares, two red and two blue"
+    doc, items, lexicon = items_of(prompt)
+    phrases = PhraseReader(prompt, doc, lexicon)
+    end, parts = read_split(phrases, items, phrases.read(items, 0))
+    assert end == len(items)
+    assert [(part.noun, part.count, part.color) for part in parts] == [("square", 2, "red"), ("square", 2, "blue")]
+
+    prompt = "five squares, two red and two blue"
+    doc, items, lexicon = items_of(prompt)
+    phrases = PhraseReader(prompt, doc, lexicon)
+    with pytest.raises(ValueError, match="into 2 \\+ 2 = 4, not 5"):
+        read_split(phrases, items, phrases.read(items, 0))
+
+
+def test_a_clause_list_takes_commas_until_its_and_closes_it():
+    from compose.parsing.clauses import COMMA_AND, SUBJECT, Clause
+    from compose.parsing.lexicon import AND, BREAK, COMMA
+
+    clause = Clause(state=SUBJECT)
+    assert clause.joins_list(None)  # right after a subject
+    assert clause.joins_list(COMMA) and clause.list_comma
+    assert clause.joins_list(AND) and clause.list_closed
+    assert not clause.joins_list(AND)  # "A, B and C and D": the list was closed
+    assert not Clause(state=SUBJECT).joins_list(COMMA_AND)  # ", and" with no comma before: a new clause
+    assert not Clause(state=SUBJECT).joins_list(BREAK)
+    clause = Clause()
+    for kind in (COMMA, AND):
+        clause.note_separator(kind)
+    assert clause.separator == COMMA_AND

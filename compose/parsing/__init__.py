@@ -1,4 +1,4 @@
-"""Prompt parsing: read a text prompt into a typed `Scene` (shared/specs/cli.md, scene JSON).
+"""Prompt parsing: read a text prompt into a typed `Scene` (docs/scene-format.md, the scene JSON).
 
     >>> from compose.parsing import parse
     >>> parse("a small red circle to the left of two blue squares, with no stars").to_json()
@@ -7,6 +7,12 @@ Rule-based on spaCy (https://spacy.io/usage/rule-based-matching): a blank Englis
 `PhraseMatcher` and a `Matcher` over a lexicon kept as data (compose/data/lexicon*.json), and a small
 grammar (compose.parsing.reader). No statistical spaCy model is needed, and none is used even when one
 is installed, so a prompt parses the same everywhere. The spaCy pipeline is built on the first call.
+
+Modules: `lexicon` (the vocabulary and the spaCy pipeline that turns a prompt into items), `reader` (the
+clause state machine over those items), `clauses` (its per-clause state), `phrases` (noun phrases),
+`references` (the groups read so far and what a later mention means), `lookahead` (does a relation or
+a setting follow?), `splits` ("four squares, two red and two blue"), `negations`, `text` (how errors
+quote a prompt, what counts as a count).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ __all__ = ["MAX_PROMPT_CHARACTERS", "MAX_PROMPT_WORDS", "check_prompt", "parse"]
 def check_prompt(prompt: str) -> None:
     """Raise ValueError (naming the prompt, the rule and the fix) unless `prompt` can be parsed:
     a string that is not blank, at most MAX_PROMPT_CHARACTERS characters and MAX_PROMPT_WORDS words."""
-    from compose.parsing.reader import _quote
+    from compose.parsing.text import quote
 
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a string, not {type(prompt).__name__}: pass the text to draw, "
@@ -32,11 +38,11 @@ def check_prompt(prompt: str) -> None:
         raise ValueError(f"prompt {prompt!r} is empty: a prompt must name at least one thing to draw, "
                          f'e.g. "{EXAMPLE_PROMPT}"')
     if len(prompt) > MAX_PROMPT_CHARACTERS:
-        raise ValueError(f"prompt {_quote(prompt)} has {len(prompt):,} characters: a prompt may have at most "
+        raise ValueError(f"prompt {quote(prompt)} has {len(prompt):,} characters: a prompt may have at most "
                          f"{MAX_PROMPT_CHARACTERS:,}; shorten it")
     words = len(prompt.split())
     if words > MAX_PROMPT_WORDS:
-        raise ValueError(f"prompt {_quote(prompt)} has {words:,} words: a prompt may have at most "
+        raise ValueError(f"prompt {quote(prompt)} has {words:,} words: a prompt may have at most "
                          f"{MAX_PROMPT_WORDS:,}; shorten it")
 
 
@@ -45,13 +51,14 @@ def parse(prompt: str) -> Scene:
     describing words), relations between them, negations and the background.
 
     A scene may have no object when it names what must not appear or a setting ("a scene without
-    backpacks", "an empty beach"): cli.md spec v1.1. Raises ValueError for an empty or over-long prompt,
-    a count that is not a whole number >= 1, a group split into parts that do not add up to it ("five
-    circles: two red and two blue"), a relation with nothing after it ("a circle left of"), or a prompt
-    that names nothing at all ("hello there", "a photo of", "high quality").
+    backpacks", "an empty beach"; docs/scene-format.md, scene format v1.1). Raises ValueError for an
+    empty or over-long prompt, a count that is not a whole number >= 1, a group split into parts that
+    do not add up to it ("five circles: two red and two blue"), a relation with nothing after it ("a
+    circle left of"), or a prompt that names nothing at all ("hello there", "a photo of", "high quality").
     """
     from compose.parsing.lexicon import get_pipeline
-    from compose.parsing.reader import SceneReader, _quote
+    from compose.parsing.reader import SceneReader
+    from compose.parsing.text import quote
 
     check_prompt(prompt)
     pipeline = get_pipeline()
@@ -64,6 +71,6 @@ def parse(prompt: str) -> Scene:
         if unknown:
             words = ", ".join(f'"{word}"' for word in unknown[:3])
             hint = f" ({words}: no noun the parser knows; put \"a\" or a number before a thing's name)"
-        raise ValueError(f"prompt {_quote(prompt)} names nothing to draw{hint}: a prompt must name a thing, "
+        raise ValueError(f"prompt {quote(prompt)} names nothing to draw{hint}: a prompt must name a thing, "
                          f'something to leave out ("no stars") or a setting, e.g. "{EXAMPLE_PROMPT}"')
     return scene
