@@ -10,11 +10,11 @@ Rules a planned layout keeps
 Shapes-world scenes (every noun is one of circle, square, triangle, diamond, star, or "shape"): the
 shapes world's rules exactly (docs/shapes-world.md, spec v1, "Placement" and "Relations"): square
 boxes whose side lies in the size range of the size word (`world.size_range`), every box 0.02 inside
-the canvas, no overlaps and a gap of at least 0.05 between every two boxes, at most 8 objects. A relation between two groups holds, by
-`world.relation_holds`, for EVERY pair of their members ("a circle left of two squares": the circle is
-left of both); "A between B and C" holds for every triple; a location holds for every member
-(`world.location_holds`). The spec judges only flat relations, so depth words are read as the flat
-picture a person would draw of them:
+the canvas, no overlaps and a gap of at least 0.05 between every two boxes, at most 8 objects. A
+relation between two groups holds, by `world.relation_holds`, for EVERY pair of their members ("a
+circle left of two squares": the circle is left of both); "A between B and C" holds for every triple;
+a location holds for every member (`world.location_holds`). The shapes world judges only flat
+relations, so depth words are read as the flat picture a person would draw of them:
 
     A on B           -> A above B and A near B     (a thing resting on another sits just above it)
     A in front of B  -> A below B and A near B     (nearer things stand lower in a picture)
