@@ -29,7 +29,11 @@ class ComposeConfig:
       seen everywhere and only attention guidance places the objects (the layout-guidance baseline).
     - `per_object_composition`: LMD's per-box generation: each object is first drawn alone (its phrase,
       its region), and for this share of stage 1's first steps its latents replace the picture's inside
-      its region (0: off)."""
+      its region (0: off).
+    - `repair_rounds`: after drawing, a checker (compose.checking) reads the picture back; every region
+      whose object is not there as asked is re-noised to `repair_strength` of the schedule and drawn
+      again with a fresh seed and its own phrase, every extra or negated thing erased, the rest kept;
+      up to this many rounds, stopping when the check passes (0: no checking)."""
 
     region_inset: float = 0.08
     refine: bool = False
@@ -40,6 +44,8 @@ class ComposeConfig:
     guidance_step_size: float = 0.3
     masked_cross_attention: bool = True
     per_object_composition: float = 0.0
+    repair_rounds: int = 0
+    repair_strength: float = 0.6
 
     def check(self) -> None:
         rules = [
@@ -52,6 +58,8 @@ class ComposeConfig:
             (0.0 <= self.attention_guidance <= 1.0,
              f"attention_guidance {self.attention_guidance}: give a share of the steps in [0, 1]"),
             (self.guidance_step_size >= 0, f"guidance_step_size {self.guidance_step_size}: give 0 or more"),
+            (0 <= self.repair_rounds <= 10, f"repair_rounds {self.repair_rounds}: give 0 to 10 rounds"),
+            (0.0 < self.repair_strength <= 1.0, f"repair_strength {self.repair_strength}: give a share in (0, 1]"),
             (0.0 <= self.per_object_composition <= 1.0,
              f"per_object_composition {self.per_object_composition}: give a share of the steps in [0, 1]"),
         ]

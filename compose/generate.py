@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 # name a stage or mechanism explicitly (ablations): stage 1 alone, stages 1 + 2, stage 1 with
 # self-attention bounded between objects in its first 40% of steps, stage 1 with attention guidance in
 # its first 40% of steps, guidance alone without masks (the layout-guidance baseline), and LMD's per-box
-# generation composed into the picture over its first 40% of steps.
+# generation composed into the picture over its first 40% of steps; and the default with up to three rounds of
+# check and repair (compose.checking).
 COMPOSE_METHODS = {
     "compose": ComposeConfig(),
     "compose-stage1": ComposeConfig(refine=False),
@@ -36,6 +37,7 @@ COMPOSE_METHODS = {
     "compose-guided": ComposeConfig(attention_guidance=0.4),
     "layout-guidance": ComposeConfig(masked_cross_attention=False, attention_guidance=0.4),
     "compose-lmd": ComposeConfig(per_object_composition=0.4),
+    "compose+repair": ComposeConfig(repair_rounds=3),
 }
 METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])
 
@@ -56,6 +58,7 @@ class GenerationResult:
     sampler: str
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     attention: object | None = None  # compose.regions.explain.AttentionMaps, when recorded
+    repairs: tuple = ()  # compose.pipeline.RepairRound per check-and-repair round, when the method repairs
 
     def to_dict(self) -> dict:
         """The JSON written beside the picture (cli.md: scene, layout, method, seed, model, timings)."""
@@ -71,6 +74,7 @@ class GenerationResult:
             **({"attention_in_region": {"objects": list(self.attention.phrases),
                                         "share": [None if v is None else round(v, 4) for v in self.attention.in_region]}}
                if self.attention is not None else {}),
+            **({"repair_rounds": [item.to_dict() for item in self.repairs]} if self.repairs else {}),
         }
 
 
@@ -93,7 +97,10 @@ class Generator:
     """A loaded model and the methods that draw with it; load once, call many times."""
 
     def __init__(self, model: str | Path | None = None, device: str = "cpu", sampler: str = "ddim",
-                 progress: bool = False):
+                 progress: bool = False, checker=None):
+        """`checker` (compose.checking) reads pictures back for the repairing methods: by default the shapes
+        world's exact detector and scorer; an open-vocabulary detector plugs in as a DetectorChecker."""
+        from compose.checking import ShapesChecker
         from compose.model.bundle import load_model
 
         self.model_name = str(model) if model is not None else "bundled"
@@ -101,6 +108,7 @@ class Generator:
         self.sampler = sampler
         self.progress = progress
         self.pipeline = None  # the compose pipeline, built on first use
+        self.checker = checker if checker is not None else ShapesChecker()
 
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
                  seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
@@ -143,12 +151,13 @@ class Generator:
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
         output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
                                config=COMPOSE_METHODS[method], negative=negative, background=background,
-                               progress=self.progress, attention=attention)
+                               progress=self.progress, attention=attention, checker=self.checker)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
                                 layout=output.layouts[0], method=method, seed=seed, model=self.model_name,
                                 steps=steps, guidance=guidance, sampler=self.sampler, timings=timings,
-                                attention=output.attention[0] if output.attention else None)
+                                attention=output.attention[0] if output.attention else None,
+                                repairs=tuple(output.repairs[0]) if output.repairs else ())
 
     def _plain_recorder(self):
         import torch

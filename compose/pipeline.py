@@ -35,7 +35,8 @@ from compose.regions.attention import AttentionRecorder
 from compose.regions.conditioning import encode_regions, negative_tokens, region_token_ids
 from compose.regions.explain import AttentionMaps, explain_regions
 from compose.regions.guidance import AttentionGuidance, slot_groups
-from compose.regions.masks import dilate, region_maps
+from compose.checking import Check, Checker
+from compose.regions.masks import box_coverage, dilate, region_maps
 from compose.sampling import KeepOutside, PasteObjects, check_size, denoise, guided_control, initial_noise, to_uint8
 from compose.scene import Layout, Scene
 
@@ -53,6 +54,19 @@ class PipelineOutput:
     object_seeds: list[list[int]]  # the seed of each object's stage-2 noise, per picture
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds for the whole call
     attention: list[AttentionMaps] | None = None  # per picture, when the call was asked to record them
+    repairs: list[list[RepairRound]] | None = None  # per picture, each check-and-repair round, when asked
+
+
+@dataclass(frozen=True)
+class RepairRound:
+    """One round of check and repair: what the checker found, and the picture after redrawing it
+    (`image` None for the last check, which passed or ended the rounds)."""
+
+    check: Check
+    image: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.check.to_dict(), "repaired": self.image is not None}
 
 
 def negative_text(scene: Scene | None, negative: str | None) -> str:
@@ -104,9 +118,11 @@ class ComposePipeline:
                  seed: int | list[int] = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
                  config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
                  plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
-                 progress: bool = False, attention: bool = False) -> PipelineOutput:
+                 progress: bool = False, attention: bool = False, checker: Checker | None = None) -> PipelineOutput:
         """Draw one picture per prompt or layout. `attention=True` records stage 1's cross-attention per
-        object and per word (output.attention; compose.regions.explain), at a small cost in time."""
+        object and per word (output.attention; compose.regions.explain), at a small cost in time. With
+        `config.repair_rounds` and a `checker` (compose.checking), every picture is checked and repaired
+        (output.repairs)."""
         from tqdm.auto import tqdm
 
         config = config or ComposeConfig()
@@ -225,6 +241,18 @@ class ComposePipeline:
                 logger.info("layout %d has no objects: drawn as the model's one background", index)
                 images[index] = canvas
         lap("decode")
+
+        # 8. Check and repair, when asked: each picture on its own, until it passes or the rounds end.
+        repairs = None
+        if config.repair_rounds and checker is not None:
+            repairs = []
+            for index in range(count):
+                image, rounds = self._check_and_repair(latents[index:index + 1], images[index], scenes[index],
+                                                       layouts[index], seeds[index], background_text,
+                                                       negatives[index], steps, guidance, size, config, checker)
+                images[index] = image
+                repairs.append(rounds)
+            lap("repair")
         maps = None
         if recorder is not None:
             word_maps = recorder.maps(size)[count:]  # the conditional half; means over layers and steps
@@ -233,7 +261,57 @@ class ComposePipeline:
                                     bundle.phrase_length, item, size) for index, item in enumerate(layouts)]
             lap("attention")
         return PipelineOutput(images=images, scenes=scenes, layouts=list(layouts), seeds=seeds,
-                              object_seeds=object_seeds, timings=timings, attention=maps)
+                              object_seeds=object_seeds, timings=timings, attention=maps, repairs=repairs)
+
+    def _check_and_repair(self, latents, image, scene, layout, seed, background_text, negative, steps, guidance,
+                          size, config, checker) -> tuple[np.ndarray, list[RepairRound]]:
+        """Up to config.repair_rounds rounds: check the picture; redraw each failed region with a fresh
+        seed and its own phrase (re-noised to config.repair_strength, the rest kept: stage 2's operation),
+        and erase each extra thing (the model's one background pasted in, when its world has one; else
+        its box redrawn with the background phrase). Returns the final picture and every round."""
+        rounds: list[RepairRound] = []
+        if scene is None:  # a layout file without a prompt: nothing to check against
+            return image, rounds
+        side = size // self.bundle.codec.downscale
+        for round_index in range(config.repair_rounds + 1):
+            try:
+                check = checker.check(image, scene, layout)
+            except ValueError as error:  # a scene this checker cannot judge (e.g. not of its world)
+                logger.info("repair skipped: %s", error)
+                return image, rounds
+            if check.passed or round_index == config.repair_rounds:
+                rounds.append(RepairRound(check))
+                return image, rounds
+            redraw = [problem for problem in check.problems if problem.region is not None]
+            erase = [problem for problem in check.problems if problem.region is None]
+            canvas = self.bundle.empty_canvas(size)
+            if erase and canvas is not None:
+                latents = self._paste_background(latents, canvas, [problem.box for problem in erase], side)
+            else:
+                redraw += erase
+            if redraw:
+                region_maps_all = region_maps(layout, side, config.region_inset).to(latents.device)
+                maps = [region_maps_all[p.region] if p.region is not None
+                        else box_coverage(torch.tensor(p.box, dtype=torch.float32), side).to(latents.device)
+                        for p in redraw]
+                phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
+                seeds = [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(redraw))]
+                latents = self._refine(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
+                                       steps, guidance, config.repair_strength, config.refine_dilation, None, None)
+            with torch.no_grad():
+                image = to_uint8(self.bundle.codec.decode(latents))[0]
+            rounds.append(RepairRound(check, image))
+        return image, rounds
+
+    def _paste_background(self, latents, canvas: np.ndarray, boxes, side: int) -> torch.Tensor:
+        """The latents with the model's one background (its encoded canvas) inside each box, grown by a cell."""
+        pixels = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().to(latents.device) / 127.5 - 1
+        with torch.no_grad():
+            background = self.bundle.codec.encode(pixels.to(self.bundle.dtype),
+                                                  generator=torch.Generator(latents.device).manual_seed(0))
+        cover = torch.stack([box_coverage(torch.tensor(box, dtype=torch.float32), side) for box in boxes])
+        mask = dilate(cover.to(latents.device), 1).amax(dim=0).clamp(0, 1)
+        return mask * background.to(latents) + (1 - mask) * latents
 
     def _objects_alone(self, phrases, maps, object_seeds, background_text, negatives, steps, guidance, paste_steps,
                        size) -> PasteObjects:

@@ -14,17 +14,19 @@ import string
 import torch
 
 ALPHABET = tuple(string.ascii_lowercase + string.digits + ".,;:!?'\"-()")
-START, END = "<|startoftext|>", "<|endoftext|>"
+START, END, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
 
 
-def train_tokenizer(texts, max_merges: int | None = None):
+def train_tokenizer(texts, max_merges: int | None = None, reserve_id_zero: bool = False):
     """A CLIPTokenizer whose byte-pair merges are learned from the words of `texts`.
 
     Classic byte-pair encoding (Sennrich et al. 2016): start from letters (a word's last letter marked
     "</w>"), repeatedly merge the most frequent adjacent pair, until every word is one token or
     `max_merges` is reached. Ties go to the lexicographically smallest pair, so the same texts always
     give the same tokenizer (the `tokenizers` trainer breaks ties differently from run to run). Every
-    single character is in the vocabulary, so an unknown word still encodes, as pieces."""
+    single character is in the vocabulary, so an unknown word still encodes, as pieces.
+    `reserve_id_zero` gives id 0 to a padding token, never the start token: OWL-ViT treats a text query
+    whose first id is 0 as padding (CLIP's own start token is 49406), so its tokenizers need this."""
     import re
     from collections import Counter
 
@@ -32,7 +34,8 @@ def train_tokenizer(texts, max_merges: int | None = None):
 
     counts = Counter(word for text in texts for word in re.findall(r"[a-z]+", text.lower()))
     segments = {word: list(word[:-1]) + [word[-1] + "</w>"] for word in counts}
-    vocab: dict[str, int] = {START: 0, END: 1}
+    vocab: dict[str, int] = {PAD: 0} if reserve_id_zero else {}
+    vocab.update({START: len(vocab), END: len(vocab) + 1})
     for character in ALPHABET:  # every character encodes, inside a word and at its end
         for form in (character, character + "</w>"):
             vocab.setdefault(form, len(vocab))
@@ -58,6 +61,8 @@ def train_tokenizer(texts, max_merges: int | None = None):
                     joined.append(pieces[index])
                     index += 1
             segments[word] = joined
+    if reserve_id_zero:
+        return CLIPTokenizer(vocab=vocab, merges=merges, pad_token=PAD)
     return CLIPTokenizer(vocab=vocab, merges=merges)
 
 
