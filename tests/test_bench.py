@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from compose.bench import CATEGORIES, run_bench
-from compose.bench.runner import _read_results, result_key
+from compose.bench.results import read_results, result_key
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SMOKE = dict(suites=None, methods=["plain"], seeds=1, steps=2, limit=2, progress=False)
@@ -207,11 +207,12 @@ def test_a_truncated_last_line_is_dropped_and_a_duplicate_kept_once(tmp_path):
     duplicate = {**first, "correct_strict": False}
     second = {"suite": "single", "index": 1, "method": "plain", "seed": 0}
     path.write_text("\n".join([json.dumps(first), json.dumps(duplicate), json.dumps(second)[:-9]]), encoding="utf-8")
-    records = _read_results(path)
+    records = read_results(path)
     assert list(records) == [("single", 0, "plain", 0)]
     assert records[("single", 0, "plain", 0)]["correct_strict"] is True
 
 
+@pytest.mark.slow  # two processes under torchrun: about 11 s
 def test_two_processes_under_torchrun_match_one_process(smoke_run, tmp_path):
     out, summary = smoke_run
     script = tmp_path / "bench_script.py"
@@ -237,3 +238,59 @@ def test_two_processes_under_torchrun_match_one_process(smoke_run, tmp_path):
     assert len(written["peak_memory"]["per_process"]) == 2
     assert written["scores"] == json.loads(json.dumps(summary.to_dict()))["scores"]
     assert not (distributed / "parts").exists(), "the part files are merged and removed"
+
+
+# --- the runner's pieces on their own ---------------------------------------------------------------
+
+def test_results_sort_by_suite_and_method_in_run_order_then_prompt_and_seed():
+    from compose.bench.results import sort_key_factory
+
+    key = sort_key_factory(["position", "single"], ["plain", "compose"])
+    records = [{"suite": suite, "index": index, "seed": seed, "method": method}
+               for suite in ("single", "extra", "position") for index in (1, 0)
+               for seed in (1, 0) for method in ("compose", "plain")]
+    ordered = [(r["suite"], r["index"], r["seed"], r["method"]) for r in sorted(records, key=key)]
+    assert ordered[:4] == [("position", 0, 0, "plain"), ("position", 0, 0, "compose"),
+                           ("position", 0, 1, "plain"), ("position", 0, 1, "compose")]
+    assert [suite for suite, *_ in ordered] == ["position"] * 8 + ["single"] * 8 + ["extra"] * 8
+
+
+def test_a_single_process_is_rank_zero_and_keeps_every_job(monkeypatch):
+    from compose.bench.processes import Processes, is_main_process
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    processes = Processes("cpu")
+    assert (processes.rank, processes.count, processes.is_main, processes.device) == (0, 1, True, None)
+    jobs = ["a", "b", "c"]
+    assert processes.share(jobs) is jobs
+    assert is_main_process()
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()
+
+
+def test_summary_scores_count_errors_as_wrong_and_a_method_that_never_ran_as_not_run():
+    from compose.bench.suites import Suite
+    from compose.bench.summary import SelfCheck, Summary, summarise
+
+    def record(suite, index, method, correct, error=None, total=1.0):
+        return {"suite": suite, "index": index, "method": method, "seed": 0, "correct_strict": correct,
+                "correct_lenient": correct, "error": error, "timings": {} if error else {"total": total, "plan": 0.1}}
+
+    records = [record("single", 0, "compose", True, total=3.0), record("single", 1, "compose", False, total=5.0),
+               record("single", 0, "plain", True, total=1.0), record("single", 1, "plain", False, error="boom"),
+               record("counting", 0, "compose", True, total=4.0), record("counting", 0, "plain", False, error="boom")]
+    suites = [Suite("single", (), "single.txt"), Suite("counting", (), "counting.txt")]
+    memory = {"max_rss_mib": 10.0, "cuda_max_allocated_mib": None}
+    summary = summarise(records, suites, ["compose", "plain"], [0], {"model": "m"}, SelfCheck(3, 3, 0.1),
+                        [memory], "cpu", 1, "out")
+    assert summary.scores["single"]["compose"].strict == 0.5
+    assert summary.scores["single"]["plain"].strict == 0.5  # the error counts as not correct
+    assert summary.scores["counting"]["plain"].strict is None  # every image an error: not run
+    assert summary.overall["compose"]["strict"] == pytest.approx(0.75)
+    assert summary.overall["plain"]["strict"] == 0.5  # the mean over the categories that ran
+    assert summary.time_per_image["compose"]["median"] == 4.0
+    assert summary.time_ratio == pytest.approx(4.0)
+    assert summary.errors == {"plain": "boom"}
+    again = Summary.from_dict(json.loads(json.dumps(summary.to_dict())), "out")
+    assert again.scores == summary.scores and again.overall == summary.overall

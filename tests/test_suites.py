@@ -162,12 +162,12 @@ def test_ground_truth_renders_score_correct(suites):
 
 def test_self_check_catches_a_wrong_ground_truth(suites, monkeypatch):
     """The self-check can fail: when the 'ground truth' misses an object, it names the prompt."""
-    import compose.bench.runner as runner
+    import compose.bench.selfcheck as selfcheck
 
     def drop_last_object(scene, layout, size=64):
         return ground_truth_image(scene, Layout(regions=layout.regions[:-1], prompt=layout.prompt), size)
 
-    monkeypatch.setattr(runner, "ground_truth_image", drop_last_object)
+    monkeypatch.setattr(selfcheck, "ground_truth_image", drop_last_object)
     check = detector_self_check([load_suite("two_object", limit=2)], [0])
     assert check.correct == 0 and check.images == 2
     assert "two_object[0]" in check.failures[0] and "missing_group" in check.failures[0]

@@ -16,8 +16,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from compose.bench.runner import REPORT_FILE, Summary, write_text_atomically
+from compose.bench.results import write_text_atomically
 from compose.bench.suites import Suite, ground_truth_image
+from compose.bench.summary import REPORT_FILE, Summary
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,102 @@
+"""The jobs of a run: one picture per (suite item, method, seed), drawn, saved, read back and scored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compose.bench.suites import SuiteItem
+from compose.bench.summary import IMAGES_DIR
+
+logger = logging.getLogger(__name__)
+
+WARM_UP_PROMPT = "a red circle"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One picture to draw and score: a suite item, a method and a seed."""
+
+    item: SuiteItem
+    method: str
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        return (self.item.suite, self.item.index, self.method, self.seed)
+
+    @property
+    def image_name(self) -> str:
+        return f"{IMAGES_DIR}/{self.item.suite}-{self.item.index:03d}-{self.method}-s{self.seed}.png"
+
+
+def run_jobs(jobs: list[Job], out: Path, target: Path, settings: dict[str, Any], device: str,
+              progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    from compose.generate import Generator
+
+    generator = Generator(settings["model"] if settings["model"] != "bundled" else None, device=device,
+                          sampler=settings["sampler"])
+    generator.bundle.make_scheduler(settings["sampler"])  # an unknown sampler fails here, not per image
+    _warm_up(generator, sorted({job.method for job in jobs}), settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as stream, \
+            tqdm(total=len(jobs), desc="bench", unit="image", disable=not progress, dynamic_ncols=True) as bar:
+        for job in jobs:
+            bar.set_postfix_str(f"{job.item.suite} {job.method}", refresh=False)
+            record = run_job(generator, job, out, settings)
+            stream.write(json.dumps(record) + "\n")
+            stream.flush()
+            bar.update(1)
+
+
+def _warm_up(generator, methods: list[str], settings: dict[str, Any]) -> None:
+    """Draw one untimed picture per method first, so one-off costs (kernel selection, caches, lazy
+    imports) do not land on the first timed picture. A method that raises is left to its jobs."""
+    for method in methods:
+        try:
+            generator(prompt=WARM_UP_PROMPT, method=method, seed=0, steps=1, guidance=settings["guidance"],
+                      size=settings["size"])
+        except ValueError:
+            pass
+
+
+def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Draw one picture, save it, read it back and score it: the results.jsonl record of the job."""
+    from PIL import Image
+
+    from compose.shapes.detect import detect
+    from compose.shapes.score import score
+
+    item = job.item
+    record: dict[str, Any] = {
+        "suite": item.suite, "index": item.index, "prompt": item.prompt, "method": job.method, "seed": job.seed,
+        "layout_file": Path(item.source).name if item.layout is not None else None,
+    }
+    clock = time.perf_counter()
+    try:
+        result = generator(prompt=item.prompt, layout=item.layout, method=job.method, seed=job.seed,
+                           steps=settings["steps"], guidance=settings["guidance"], size=settings["size"])
+    except ValueError as error:
+        logger.debug("%s %s seed %d failed: %s", item.suite, job.method, job.seed, error)
+        return {**record, "correct_strict": False, "correct_lenient": False, "failure_kinds": ["error"],
+                "reasons": [f"error: {error}"], "region_ious": [], "detected": [], "image": None,
+                "timings": {}, "error": str(error)}
+    total = time.perf_counter() - clock
+    Image.fromarray(result.image).save(out / job.image_name)
+    clock = time.perf_counter()
+    detections = detect(result.image)
+    verdict = score(item.scene, detections, item.layout)
+    scoring = time.perf_counter() - clock
+    timings = {stage: round(seconds, 5) for stage, seconds in result.timings.items()}
+    timings.update(total=round(total, 5), score=round(scoring, 5))
+    return {**record, "correct_strict": verdict.correct_strict, "correct_lenient": verdict.correct_lenient,
+            "failure_kinds": list(verdict.kinds), "reasons": list(verdict.reasons),
+            "region_ious": [round(value, 4) for value in verdict.region_ious],
+            "detected": [item.to_dict() for item in detections], "image": job.image_name,
+            "timings": timings, "error": None}
