@@ -1,6 +1,7 @@
-"""The benchmark suites (benchmarks/suites/): every prompt means what its author meant, and can be judged.
+"""The benchmark suites (compose/bench/suites_data/): every prompt means what its author meant, and can
+be judged.
 
-benchmarks/suites/expected.jsonl holds, for every prompt (and layout file), the scene its author meant,
+compose/bench/suites_data/expected.jsonl holds, for every prompt (and layout file), the scene its author meant,
 written by hand as a short signature ("2 red circle; 1 blue square; rel: 0 left_of 1; not: star") and,
 for layout files, which group each region draws. These tests parse every prompt and compare, check the
 category's own promise (counting prompts ask for 2 to 6 of something, position prompts have a relation,
@@ -18,7 +19,7 @@ from compose.bench import (CATEGORIES, PROMPT_CATEGORIES, bind_layout, detector_
                            load_suites, suites_dir)
 from compose.bench.suites import load_suite
 from compose.parsing import parse
-from compose.planner import plan
+from compose.planning import plan
 from compose.scene import Layout, Region
 from compose.shapes import world
 from compose.shapes.score import check_scoreable, score_image
@@ -208,3 +209,25 @@ def test_unknown_suite_and_bad_limit_are_clear_errors(tmp_path):
     own.write_text("a red circle\n\ntwo blue squares\n", encoding="utf-8")
     suite = load_suites([str(own)])[0]
     assert suite.name == "mine" and [item.index for item in suite.items] == [0, 1]
+
+
+def test_the_suites_are_package_data_shipped_by_pyproject():
+    """`compose bench` works from any folder after `pip install .`: the suites lie inside the package and
+    every file there is named by a package-data pattern of pyproject.toml."""
+    import fnmatch
+    import tomllib
+
+    import compose.bench
+
+    package = Path(compose.bench.__file__).resolve().parent
+    assert SUITES.resolve().is_relative_to(package)
+    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["compose.bench"]
+    files = [path.relative_to(package).as_posix() for path in SUITES.rglob("*") if path.is_file()]
+    assert len(files) >= len(CATEGORIES) + MIN_LAYOUT_FILES
+    def shipped(name: str, pattern: str) -> bool:  # a glob as setuptools reads it: "*" stays in one folder
+        parts, wanted = name.split("/"), pattern.split("/")
+        return len(parts) == len(wanted) and all(map(fnmatch.fnmatchcase, parts, wanted))
+
+    unshipped = [name for name in files if not any(shipped(name, pattern) for pattern in patterns)]
+    assert not unshipped, f"add these to [tool.setuptools.package-data] in pyproject.toml: {unshipped}"

@@ -1,7 +1,8 @@
-"""Paint the sketch layouts of the benchmark's layout suite (shared/specs/layout-files.md, section 2).
+"""Paint the sketch layouts of the benchmark's layout suite (docs/layout-files.md, section 2).
 
-Run from the repository root:  .venv/bin/python benchmarks/suites/layout/make_sketches.py
-It (re)writes the two pictures that sketch13_*.json and sketch14_*.yaml name. Each object is painted
+Run from the repository root:  .venv/bin/python benchmarks/suites/make_sketches.py
+It (re)writes the two pictures that sketch13_*.json and sketch14_*.yaml name, in the layout suite
+shipped with the package (compose/bench/suites_data/layout/). Each object is painted
 the way a person roughs one in with a brush: a flat blob of one paint colour with a wobbly outline,
 roughly the shape it stands for and roughly square, sized like a shapes-world object (sides 0.25-0.30
 of the picture), on white, with anti-aliased edges. The paint colours are only legend keys: the legend
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-FOLDER = Path(__file__).resolve().parent
+FOLDER = Path(__file__).resolve().parents[2] / "compose" / "bench" / "suites_data" / "layout"
 SIDE = 256  # picture side in pixels
 SUBPIXEL_BITS = 4
 

@@ -1,16 +1,17 @@
 """Benchmark suites: the prompts (and layout files) of each category, read into scenes and checked.
 
-shared/specs/benchmark.md (v1) names eight categories. Seven are prompt files, one prompt per line, in
-benchmarks/suites/<category>.txt (the same format `compose generate --prompts` reads); the eighth,
-`layout`, is a folder of layout files (benchmarks/suites/layout/*.json|yaml|yml, compose.layout/v1 or
-compose.sketch/v1) whose `prompt` names every object, so that the scene to score is parse(prompt).
+docs/benchmark.md (benchmark v1) names eight categories. Seven are prompt files, one prompt per line,
+shipped with the package as compose/bench/suites_data/<category>.txt (the same format `compose generate
+--prompts` reads); the eighth, `layout`, is a folder of layout files (suites_data/layout/*.json|yaml|yml,
+compose.layout/v1 or compose.sketch/v1) whose `prompt` names every object, so that the scene to score is
+parse(prompt). compose/bench/suites_data/README.md describes each suite.
 
 A layout file's regions name phrases ("a red circle"), not scene groups; `bind_layout` ties each region
 to the object group it draws by reading the phrase with the parser and matching its noun, then its
 colour, then its size, so that the scorer can check each object against its own region.
 
 `ground_truth_image` renders what a perfect generator would draw for a scene and a layout; the
-benchmark's detector self-check scores these renders before any method runs (benchmark spec,
+benchmark's detector self-check scores these renders before any method runs (docs/benchmark.md,
 "Running": the detector must score 100% on them).
 """
 
@@ -31,8 +32,9 @@ LAYOUT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def suites_dir() -> Path:
-    """Where the project's suites live: benchmarks/suites/ beside the `compose` package."""
-    return Path(__file__).resolve().parent.parent.parent / "benchmarks" / "suites"
+    """Where the project's suites live: suites_data/ inside this package (package data, so that
+    `compose bench` finds them from any folder after `pip install .`)."""
+    return Path(__file__).resolve().parent / "suites_data"
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class Suite:
 
 
 def load_suites(names: list[str] | tuple[str, ...] | None = None, limit: int | None = None) -> list[Suite]:
-    """Read suites by category name (benchmarks/suites/) or by path; None or [] means every category.
+    """Read suites by category name (the package's suites, `suites_dir()`) or by path; None or [] means
+    every category.
 
     A name is a category (`single` ... `complex`, `layout`), a prompt file (.txt, one prompt per
     line), a folder of layout files, or one layout file. `limit` keeps the first N items of each suite
@@ -112,7 +115,7 @@ def _suite_path(name: str) -> Path:
         return path
     if not path.exists():
         raise ValueError(f"suite {name!r}: the project's suite {path} is missing; the benchmark suites ship "
-                         "in benchmarks/suites/ of the source tree (run from a checkout, or give a path)")
+                         "with the package (compose/bench/suites_data/): reinstall compose, or give a path")
     return path
 
 
