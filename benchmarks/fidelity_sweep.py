@@ -52,10 +52,9 @@ def main() -> None:
     from compose.shapes.fidelity import fidelity
     from compose.shapes.score import score
 
-    prompts = []
-    for suite in args.suites.split(","):
-        lines = (ROOT / "benchmarks" / "suites" / f"{suite}.txt").read_text(encoding="utf-8").splitlines()
-        prompts += [line for line in lines if line.strip()][:args.per_suite]
+    from compose.bench.suites import load_suite
+
+    prompts = [item.prompt for suite in args.suites.split(",") for item in load_suite(suite, limit=args.per_suite).items]
     generator = Generator(args.model)
     shipped = dict(generator.bundle.scheduler_config)
     results = []

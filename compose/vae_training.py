@@ -307,15 +307,23 @@ def write_vae_plot(folder: Path) -> None:
 
     records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
-    checks = [(r["step"], r["validation"]["exact_share"]) for r in records if "validation" in r]
+    checks = [(r["step"], r["validation"]["exact_share"], r["validation"]["mean_abs_error"],
+               r["validation"]["background_error"]) for r in records if "validation" in r]
     figure, (loss_axis, exact_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
     if losses:
         loss_axis.plot(*zip(*losses), lw=0.8)
         loss_axis.set_yscale("log")
     loss_axis.set(xlabel="step", ylabel="L1 + L2 pixel loss", title="VAE reconstruction")
+    exact_axis.set(xlabel="step", ylabel="read back exactly", ylim=(0, 1.05), title="round trip of validation renders")
     if checks:
-        exact_axis.plot(*zip(*checks), marker="o")
-    exact_axis.set(xlabel="step", ylabel="read back exactly", ylim=(0, 1), title="round trip of 128 px renders")
+        steps, exact, error, background = zip(*checks)
+        exact_axis.plot(steps, exact, marker="o", color="tab:blue", label="read back exactly")
+        levels = exact_axis.twinx()
+        levels.plot(steps, error, marker="s", color="tab:orange", label="mean error (levels)")
+        levels.plot(steps, background, marker="^", color="tab:green", label="background off white (levels)")
+        levels.set(ylabel="levels of 255", ylim=(0, max(max(error), 1.0) * 1.1))
+        handles = exact_axis.get_legend_handles_labels()[0] + levels.get_legend_handles_labels()[0]
+        exact_axis.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
     figure.tight_layout()
     figure.savefig(folder / "training.png", dpi=110)
     plt.close(figure)
