@@ -1,7 +1,7 @@
 """Writing output files whole or not at all: a temporary file beside the target, then a rename.
 
 A stopped or failing write never leaves a partial file, and never replaces earlier output with one
-(shared/specs/cli.md: "never a partial output file").
+(every `compose` command keeps this promise: never a partial output file).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The renderer draws the shapes world as spec v1 says: palette, geometry, anti-aliasing, determinism."""
+"""The renderer draws the shapes world as docs/shapes-world.md (spec v1) says: palette, geometry,
+anti-aliasing, determinism."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Read a shapes-world picture back into objects (shared/specs/shapes-world.md, spec v1, "Detection").
+"""Read a shapes-world picture back into objects (docs/shapes-world.md, spec v1, "Detection").
 
 The scorer judges every image only through this read-back, so it must be exact on clean renders and
 hold up on softer, noisier pictures. It works in four steps:
@@ -40,7 +40,7 @@ from compose.shapes.render import SUPERSAMPLE, ShapeInstance, coverage_mask, sha
 COLOR_NAMES: tuple[str, ...] = tuple(world.PALETTE)
 MIN_IMAGE_SIZE = 64
 MAX_IMAGE_SIZE = 512
-FOREGROUND_TINT = 0.5  # spec: foreground when the pixel lies past the middle of its segment
+FOREGROUND_TINT = 0.5  # shapes world spec v1: foreground when the pixel lies past the middle of its segment
 NATIVE_SIZE = 64  # the bundled model's canvas; lengths in pixels below are at this size, scaled with it
 FRINGE_PIXELS = 3.0  # how far around a component its anti-aliased / blurred edge tint is gathered
 # Softness the shape comparison allows for, as Gaussian blur sigmas in pixels at NATIVE_SIZE: clean
@@ -158,7 +158,7 @@ def check_image(image: np.ndarray) -> None:
 
 
 def classify_pixels(image: np.ndarray) -> PixelClasses:
-    """Read every pixel as a tint of its nearest palette colour (spec v1, "Detection").
+    """Read every pixel as a tint of its nearest palette colour (shapes world spec v1, "Detection").
 
     For each colour P the pixel X is projected onto the segment from white W to P:
     t = (X - W).(P - W) / |P - W|^2, clamped to [0, 1] to measure the distance from the segment;

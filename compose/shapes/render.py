@@ -1,4 +1,4 @@
-"""Draw shapes-world scenes exactly as shared/specs/shapes-world.md (spec v1) says.
+"""Draw shapes-world scenes exactly as docs/shapes-world.md (spec v1) says.
 
 Each shape is filled flat in its palette colour over a white canvas; edges are anti-aliased by
 rendering the shape's pixel neighbourhood at `SUPERSAMPLE` times the resolution and averaging
@@ -38,7 +38,7 @@ class ShapeInstance:
 def shape_outline(shape: str, box: world.Box) -> np.ndarray:
     """The shape's outline as an (N, 2) array of (x, y) points in the same units as `box`.
 
-    The shape is inscribed in the square box (spec v1, "Shapes" table)."""
+    The shape is inscribed in the square box (shapes world spec v1, "Shapes" table)."""
     x0, y0, x1, y1 = box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     half = min(x1 - x0, y1 - y0) / 2
