@@ -13,7 +13,7 @@ from compose.draw import COLOR_WORDS, REGION_COLORS, draw_layout, region_colors,
 from compose.layout_files import read_layout
 from compose.scene import Layout, Region
 
-LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
+LAYOUTS = Path(__file__).resolve().parent.parent / "compose" / "layout_files" / "examples"
 WHITE = np.array([255, 255, 255])
 
 

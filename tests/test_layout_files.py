@@ -26,7 +26,7 @@ from compose.layout_files import (
 )
 from compose.scene import Layout, Region
 
-LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
+LAYOUTS = Path(__file__).resolve().parent.parent / "compose" / "layout_files" / "examples"
 EXAMPLES = ["shapes_boxes.json", "shapes_boxes.yaml", "spec_polygon.json", "office_sketch.json",
             "shapes_sketch.yaml", "lmd_car_truck.txt"]
 
@@ -176,7 +176,7 @@ def test_example_jpeg_sketch_copes_with_compression():
     assert [region.phrase for region in layout.regions] == ["a red circle", "a blue square", "a green star"]
     circle, square, star = layout.regions
     pixel = 1 / 256
-    # Painted by layouts/make_sketches.py: circle centre (60, 170) radius 38, square (150, 132)-(226, 208).
+    # Painted by compose/layout_files/examples/make_sketches.py: circle centre (60, 170) radius 38, square (150, 132)-(226, 208).
     assert circle.box == pytest.approx(((60 - 38) / 256, (170 - 38) / 256, (60 + 38) / 256, (170 + 38) / 256),
                                        abs=2.5 * pixel)
     assert square.box == pytest.approx((150 / 256, 132 / 256, 226 / 256, 208 / 256), abs=2.5 * pixel)
@@ -744,3 +744,47 @@ def test_error_lmd_unknown_or_repeated_line(tmp_path):
     expect_error(write_text(tmp_path, "u.txt", text), "line 2", "unexpected line", "Background prompt")
     text = "Objects: [('a car', [0, 0, 10, 10])]\nBackground prompt: a\nBackground prompt: b\n"
     expect_error(write_text(tmp_path, "r.txt", text), "line 3", "appears twice")
+
+
+# ---------------------------------------------------------------------------------------------------
+# example layouts shipped with the package, read by name
+
+
+def test_every_example_is_read_by_its_name_and_gives_what_its_file_gives():
+    from compose.layout_files import example_names
+
+    assert set(EXAMPLES) <= set(example_names())
+    for name in EXAMPLES:
+        assert_same_layout(read_layout(f"example:{name}"), read_layout(LAYOUTS / name), tolerance=0.0)
+    assert_same_layout(read_layout(Path("example:office_sketch")), read_layout(LAYOUTS / "office_sketch.json"),
+                       tolerance=0.0)  # as the command line passes it: a Path; a stem only one file has
+
+
+@pytest.mark.parametrize("name, words", [
+    ("no_such_layout", ("no example layout is called 'no_such_layout'", "known examples:", "office_sketch")),
+    ("shapes_boxes", ("2 examples are called 'shapes_boxes'", "shapes_boxes.json, shapes_boxes.yaml")),
+    ("../../../pyproject.toml", ("no example layout is called",)),
+    ("office_sketch.png", ("no example layout is called",)),
+])
+def test_an_unknown_or_ambiguous_example_name_lists_the_known_ones(name, words):
+    with pytest.raises(LayoutFileError) as caught:
+        read_layout(f"example:{name}")
+    assert str(caught.value).startswith(f"example:{name}: name: ")
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_the_examples_are_package_data_shipped_by_pyproject():
+    import fnmatch
+    import tomllib
+
+    import compose.layout_files
+
+    package = Path(compose.layout_files.__file__).resolve().parent
+    assert LAYOUTS.resolve().is_relative_to(package)
+    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["compose.layout_files"]
+    files = [path.relative_to(package).as_posix() for path in LAYOUTS.iterdir() if path.is_file()]
+    unshipped = [name for name in files if name != "examples/make_sketches.py"
+                 and not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
+    assert not unshipped, f"add these to [tool.setuptools.package-data] in pyproject.toml: {unshipped}"

@@ -14,6 +14,9 @@ docs/layout-files.md into a `compose.scene.Layout`, choosing the reader by the f
   ``Objects: [('a green car', [x, y, w, h]), ...]``, ``Background prompt: ...`` and optional
   ``Negative prompt: ...`` and ``Caption: ...`` lines, boxes in pixels of a 512 x 512 canvas (`lmd`).
 
+``example:NAME`` reads one of the example layouts shipped with the package (`examples`; their files are
+in compose/layout_files/examples/).
+
 `write_layout(layout, path)` writes ``compose.layout/v1`` as JSON or YAML (by extension). Every layout
 read from any source round-trips: writing it and reading it back gives the same regions.
 
@@ -43,13 +46,14 @@ the file, the field and the rule with what is allowed, e.g.
 
 from compose.layout_files.common import FORMATS, MAX_OBJECTS, SKETCH_FORMAT, LayoutFileError
 from compose.layout_files.boxes import layout_to_dict
+from compose.layout_files.examples import EXAMPLE_PREFIX, example_names, example_path
 from compose.layout_files.lmd import parse_lmd_text
 from compose.layout_files.read_write import layout_from_dict, layout_to_text, read_layout, write_layout
 from compose.layout_files.sketch import trace_painted_colors
 from compose.scene import LAYOUT_FORMAT
 
 __all__ = [
-    "FORMATS", "LAYOUT_FORMAT", "MAX_OBJECTS", "SKETCH_FORMAT", "LayoutFileError", "layout_from_dict",
-    "layout_to_dict", "layout_to_text", "parse_lmd_text", "read_layout", "trace_painted_colors",
-    "write_layout",
+    "EXAMPLE_PREFIX", "FORMATS", "LAYOUT_FORMAT", "MAX_OBJECTS", "SKETCH_FORMAT", "LayoutFileError",
+    "example_names", "example_path", "layout_from_dict", "layout_to_dict", "layout_to_text", "parse_lmd_text",
+    "read_layout", "trace_painted_colors", "write_layout",
 ]

@@ -15,6 +15,7 @@ from compose.layout_files.common import (
     check_string_keys, kind_of, show_value,
 )
 from compose.layout_files.documents import load_document, read_text
+from compose.layout_files.examples import EXAMPLE_PREFIX, example_path
 from compose.layout_files.lmd import parse_lmd_text
 from compose.layout_files.sketch import read_sketch_document
 from compose.scene import LAYOUT_FORMAT, Layout
@@ -24,9 +25,12 @@ def read_layout(path: str | os.PathLike, *, color_tolerance: float = DEFAULT_COL
     """Read a layout file of any kind in docs/layout-files.md.
 
     `.json`, `.yaml` and `.yml` files are `compose.layout/v1` or `compose.sketch/v1` (their `format`
-    key says which); `.txt` files are LMD-style text. `color_tolerance` is how far (RGB distance) a
-    sketch pixel may be from its legend colour. Raises `LayoutFileError` for any malformed file.
+    key says which); `.txt` files are LMD-style text. "example:NAME" reads an example shipped with the
+    package (compose.layout_files.examples). `color_tolerance` is how far (RGB distance) a sketch pixel
+    may be from its legend colour. Raises `LayoutFileError` for any malformed file or unknown example.
     """
+    if os.fspath(path).startswith(EXAMPLE_PREFIX):
+        path = example_path(os.fspath(path)[len(EXAMPLE_PREFIX):])
     path = Path(path)
     source = str(path)
     suffix = path.suffix.lower()

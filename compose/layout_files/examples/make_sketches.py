@@ -1,7 +1,7 @@
-"""Paint the example sketch pictures in this folder (shared/specs/layout-files.md, section 2).
+"""Paint the example sketch pictures in this folder (docs/layout-files.md, section 2).
 
-Run from the repository root:  .venv/bin/python layouts/make_sketches.py
-It (re)writes layouts/office_sketch.png and layouts/shapes_sketch.jpg, the pictures that
+Run from the repository root:  .venv/bin/python compose/layout_files/examples/make_sketches.py
+It (re)writes office_sketch.png and shapes_sketch.jpg in this folder, the pictures that
 office_sketch.json and shapes_sketch.yaml name. They imitate what a person paints: flat colours on a
 white picture with anti-aliased edges; the office plant is one colour in two separate blobs (leaves and
 pot), and the shapes picture is saved as a fairly compressed JPEG to exercise the colour tolerance.
@@ -19,7 +19,7 @@ FOLDER = Path(__file__).resolve().parent
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
 ORANGE = (255, 140, 0)
-# shapes-world palette (shared/specs/shapes-world.md)
+# shapes-world palette (docs/shapes-world.md)
 SHAPE_RED = (220, 30, 30)
 SHAPE_BLUE = (30, 70, 220)
 SHAPE_GREEN = (30, 160, 60)
