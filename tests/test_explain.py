@@ -12,27 +12,18 @@ import torch
 
 from compose.regions.explain import find_tokens, in_region_share
 
-CAPTIONS = ["a red circle to the left of two blue squares", "a yellow star"]
 
 
 @pytest.fixture(scope="module")
-def tiny_generator(tmp_path_factory):
+def tiny_generator(tiny_model_folder):
     from compose.generate import Generator
-    from compose.model.bundle import ShapesModelConfig, build_shapes_model, save_bundle
-    from compose.model.text import train_tokenizer
 
-    config = ShapesModelConfig(image_size=32, fold=4, block_out_channels=(32, 64), attention_levels=(True, True),
-                               attention_heads=2, text_hidden=32, text_layers=1, text_heads=2, text_length=32,
-                               phrase_length=8)
-    torch.manual_seed(0)
-    tokenizer = train_tokenizer(CAPTIONS + ["region: a red circle", "region: a blue square"])  # one token a word
-    folder = save_bundle(build_shapes_model(config, tokenizer), tmp_path_factory.mktemp("tiny"))
-    return Generator(folder)
+    return Generator(tiny_model_folder)
 
 
 @pytest.mark.parametrize("method", ["compose", "plain"])
 def test_maps_are_recorded_on_request_and_do_not_change_the_picture(tiny_generator, method):
-    prompt = CAPTIONS[0]
+    prompt = "a red circle to the left of two blue squares"
     quiet = tiny_generator(prompt=prompt, method=method, seed=1, steps=3)
     recorded = tiny_generator(prompt=prompt, method=method, seed=1, steps=3, attention=True)
     assert quiet.attention is None and "attention_in_region" not in quiet.to_dict()

@@ -116,17 +116,11 @@ def test_a_guided_update_lowers_the_energy(unet):
                                     ComposeConfig(bounded_self_attention=0.5),
                                     ComposeConfig(per_object_composition=0.5)])
 def test_guided_and_bounded_methods_draw_deterministic_pictures(config, tmp_path):
-    from compose.model.bundle import ShapesModelConfig, build_shapes_model
-    from compose.model.text import train_tokenizer
+    from tiny_models import tiny_bundle
+
     from compose.pipeline import ComposePipeline
 
-    model_config = ShapesModelConfig(image_size=32, fold=4, block_out_channels=(32, 64), attention_levels=(True, True),
-                                     attention_heads=2, text_hidden=32, text_layers=1, text_heads=2, text_length=32,
-                                     phrase_length=8)
-    torch.manual_seed(0)
-    bundle = build_shapes_model(model_config, train_tokenizer(["a red circle to the left of a blue square"]))
-    bundle.unet.requires_grad_(False)
-    bundle.text_encoder.requires_grad_(False)
+    bundle = tiny_bundle()
     pipeline = ComposePipeline.from_bundle(bundle)
     prompt = "a red circle to the left of a blue square"
     first = pipeline(prompt=prompt, seed=3, steps=4, config=config).images[0]

@@ -112,17 +112,11 @@ class ScriptedChecker:
 
 @pytest.fixture(scope="module")
 def pipeline():
-    from compose.model.bundle import ShapesModelConfig, build_shapes_model
-    from compose.model.text import train_tokenizer
+    from tiny_models import tiny_bundle
+
     from compose.pipeline import ComposePipeline
 
-    config = ShapesModelConfig(image_size=SIZE, fold=4, block_out_channels=(32, 64), attention_levels=(True, True),
-                               attention_heads=2, text_hidden=32, text_layers=1, text_heads=2, text_length=32,
-                               phrase_length=8)
-    torch.manual_seed(0)
-    bundle = build_shapes_model(config, train_tokenizer(["a red circle to the left of a blue square"]))
-    for module in bundle.modules():
-        module.eval().requires_grad_(False)
+    bundle = tiny_bundle(image_size=SIZE)
     return ComposePipeline.from_bundle(bundle)
 
 

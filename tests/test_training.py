@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from tiny_models import tiny_config as tiny_model_config
+
 from compose.model.bundle import ModelLoadError, ShapesModelConfig, load_model
 from compose.training import (ShapesBatches, TrainConfig, export_model, learning_rate_at, min_snr_weights,
                               train)
 
-TINY = ShapesModelConfig(block_out_channels=(32, 64), attention_levels=(True, True), attention_heads=2,
-                         text_hidden=32, text_layers=1, text_heads=2, text_length=32, phrase_length=8)
+TINY = tiny_model_config(image_size=64)
 
 
 def tiny_config(folder, steps):
@@ -189,7 +190,8 @@ def test_two_processes_train_together_under_torchrun(tmp_path):
     root = Path(__file__).resolve().parent.parent
     script = tmp_path / "run.py"
     script.write_text(DISTRIBUTED_RUN)
-    environment = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")]),
+                   "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(script), str(tmp_path / "run")], cwd=root, env=environment,
                           capture_output=True, text=True, timeout=300)
