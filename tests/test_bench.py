@@ -83,8 +83,8 @@ def test_smoke_run_writes_results_summary_and_report(smoke_run):
             assert len(record["region_ious"]) >= 2
     written = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert written == json.loads(json.dumps(summary.to_dict()))
-    assert written["detector_self_check"]["images"] == written["detector_self_check"]["correct"] == 16
-    assert written["counts"] == {"prompts": 16, "images": 16, "errors": 0, "jobs": 16}
+    assert written["detector_self_check"]["images"] == written["detector_self_check"]["correct"] == 18
+    assert written["counts"] == {"prompts": 18, "images": 18, "errors": 0, "jobs": 18}
     for category in CATEGORIES:
         cell = written["scores"][category]["plain"]
         mine = [record for record in lines if record["suite"] == category]
@@ -93,18 +93,18 @@ def test_smoke_run_writes_results_summary_and_report(smoke_run):
         assert cell["lenient"] == sum(record["correct_lenient"] for record in mine) / 2
     stricts = [written["scores"][category]["plain"]["strict"] for category in CATEGORIES]
     assert written["overall"]["plain"]["strict"] == pytest.approx(sum(stricts) / len(stricts))
-    assert written["time_per_image"]["plain"]["images"] == 16
+    assert written["time_per_image"]["plain"]["images"] == 18
     assert written["time_ratio_compose_over_plain"] is None
     assert written["peak_memory"]["max_rss_mib"] > 0
     assert written["steps"] == 2 and written["seeds"] == [0] and written["sampler"] == "ddim"
 
     report = (out / "report.html").read_text(encoding="utf-8")
     sources = re.findall(r"src='([^']+)'", report)
-    assert sum(source.startswith("images/") for source in sources) == 16
+    assert sum(source.startswith("images/") for source in sources) == 18
     assert {"plots/scores.png", "plots/time_per_image.png", "plots/stage_times.png"} <= set(sources)
     for source in sources:
         assert (out / source).is_file(), source
-    assert "16 of 16 ground-truth renders correct" in report
+    assert "18 of 18 ground-truth renders correct" in report
     failed = next(record for record in lines if record["reasons"])
     assert html.escape(failed["reasons"][0], quote=True) in report, "each failure reason is shown"
 
@@ -226,7 +226,7 @@ def test_two_processes_under_torchrun_match_one_process(smoke_run, tmp_path):
                str(script), str(distributed), summary.settings["model"]]
     finished = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stderr.count("16 of 16 images to draw (0 already done); this process draws 8") == 2, \
+    assert finished.stderr.count("18 of 18 images to draw (0 already done); this process draws 9") == 2, \
         "each of the two processes draws half of the pictures"
     two = read_lines(distributed)
     one = read_lines(out)

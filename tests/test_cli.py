@@ -92,7 +92,7 @@ def test_layout_from_prompt_is_deterministic_and_drawn(tmp_path, capsys):
 def test_layout_from_every_example_file(capsys):
     for name in ("shapes_boxes.json", "shapes_boxes.yaml", "spec_polygon.json", "office_sketch.json",
                  "shapes_sketch.yaml", "lmd_car_truck.txt"):
-        status, out, err = run(capsys, "layout", "--from", f"layouts/{name}")
+        status, out, err = run(capsys, "layout", "--from", f"example:{name}")
         assert status == 0, err
         assert json.loads(out)["format"] == "compose.layout/v1"
 

@@ -19,7 +19,7 @@ import torch
 from compose.pipeline import ComposePipeline, PipelineOutput
 from compose.scene import Layout, Region, Scene
 
-LAYOUTS = Path(__file__).resolve().parent.parent / "layouts"
+LAYOUTS = Path(__file__).resolve().parent.parent / "compose" / "layout_files" / "examples"
 SIZE = 32  # tiny model: 32 x 32 pictures folded 4 x 4 into an 8 x 8 sample grid
 GRID = 8
 FOLD = 4

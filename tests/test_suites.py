@@ -122,6 +122,13 @@ def test_categories_keep_their_promise(suites):
                 assert 3 <= scene.instance_count <= 6, what
                 assert len(scene.relations) >= 1 and (len(scene.relations) >= 2 or scene.negations
                                                       or any(group.count > 1 for group in scene.objects)), what
+            elif name == "crowded":
+                assert 6 <= scene.instance_count <= 8, what
+                assert any(3 <= group.count <= 6 for group in scene.objects), what
+                assert all(group.count <= 6 for group in scene.objects), what
+    crowded_objects = [(group.size, group.count) for item in suites["crowded"].items for group in item.scene.objects]
+    small = sum(count for size, count in crowded_objects if size == "small")
+    assert small > 0.8 * sum(count for _, count in crowded_objects), "crowded scenes are mostly small objects"
     predicates = Counter(relation.predicate for item in suites["position"].items for relation in item.scene.relations)
     assert set(predicates) == set(world_relations()), f"position must use every relation: {predicates}"
     counts = {group.count for item in suites["counting"].items for group in item.scene.objects}

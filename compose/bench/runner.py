@@ -55,7 +55,7 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
               size: int | None = None) -> Summary:
     """Run the benchmark suites with each method side by side and write results, summary and report.
 
-    `suites`: category names or paths (None: all eight categories); `methods`: "compose" and/or
+    `suites`: category names or paths (None: all nine categories); `methods`: "compose" and/or
     "plain"; `seeds`: pictures per prompt and method (seeds `seed` .. `seed + seeds - 1`);
     `out_dir`: where results.jsonl, summary.json, report.html and images/ go; `model`, `steps`,
     `guidance`, `sampler`, `size`: as for compose.generate.Generator; `resume`: continue a run in

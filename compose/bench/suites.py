@@ -1,8 +1,8 @@
 """Benchmark suites: the prompts (and layout files) of each category, read into scenes and checked.
 
-docs/benchmark.md (benchmark v1) names eight categories. Seven are prompt files, one prompt per line,
+docs/benchmark.md (benchmark v1.1) names nine categories. Eight are prompt files, one prompt per line,
 shipped with the package as compose/bench/suites_data/<category>.txt (the same format `compose generate
---prompts` reads); the eighth, `layout`, is a folder of layout files (suites_data/layout/*.json|yaml|yml,
+--prompts` reads); the ninth, `layout`, is a folder of layout files (suites_data/layout/*.json|yaml|yml,
 compose.layout/v1 or compose.sketch/v1) whose `prompt` names every object, so that the scene to score is
 parse(prompt). compose/bench/suites_data/README.md describes each suite.
 
@@ -25,7 +25,7 @@ from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
 
-PROMPT_CATEGORIES = ("single", "two_object", "counting", "colors", "position", "negation", "complex")
+PROMPT_CATEGORIES = ("single", "two_object", "counting", "colors", "position", "negation", "complex", "crowded")
 LAYOUT_CATEGORY = "layout"
 CATEGORIES = PROMPT_CATEGORIES + (LAYOUT_CATEGORY,)
 LAYOUT_FILE_SUFFIXES = (".json", ".yaml", ".yml")
