@@ -147,7 +147,8 @@ def command_generate(args) -> int:
     prompt = _check_prompt(args.prompt) if args.prompt is not None else None
     generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
     result = generator(prompt=prompt, layout=layout, method=args.method, seed=args.seed, steps=args.steps,
-                       guidance=args.guidance, size=size, negative=args.negative, background=args.background)
+                       guidance=args.guidance, size=size, negative=args.negative, background=args.background,
+                       repair_rounds=args.repair or None)
     output = args.output
     write_atomically(output, _png_bytes(result.image), make_parents=True)
     write_atomically(output.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n", make_parents=True)
@@ -203,7 +204,7 @@ def _generate_batch(args, size) -> int:
         try:
             result = generator(prompt=_check_prompt(prompt), method=args.method, seed=seed, steps=args.steps,
                                guidance=args.guidance, size=size, negative=args.negative,
-                               background=args.background)
+                               background=args.background, repair_rounds=args.repair or None)
         except ValueError as error:
             failures += 1
             record = {"prompt": prompt, "method": args.method, "seed": seed, "error": str(error)}
@@ -304,7 +305,7 @@ def command_bench(args) -> int:
     summary = run_bench(args.suites or None, methods=args.methods, seeds=args.seeds, out_dir=args.out,
                         model=args.model, steps=args.steps, guidance=args.guidance, sampler=args.sampler,
                         seed=args.seed, resume=args.resume, limit=args.limit, progress=not args.quiet,
-                        device=args.device)
+                        device=args.device, attention=args.attention)
     if is_main_process():
         print(summary.as_text())
     return 0
@@ -343,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--steps", type=int, default=25)
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--repair", type=int, default=0, metavar="N", help="check the picture and repair what is "
+                     "wrong, up to N rounds (compose methods; the rounds go into OUT.json)")
     sub.add_argument("--negative", default=None, metavar="TEXT",
                      help="a negative prompt, added to the prompt's own negations (\"no stars\")")
     sub.add_argument("--background", default=None, metavar="TEXT",
@@ -376,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="categories (single two_object counting colors position negation complex layout; "
                           "default: all), prompt files (.txt, one prompt per line) or folders of layout files")
     sub.add_argument("--methods", default="compose,plain", help="comma-separated methods, run side by side "
-                     "(default compose,plain; also compose-stage1, compose-stages12)")
+                     f"(default compose,plain; any of {', '.join(METHODS)})")
     sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt and method: seeds S..S+N-1 (default 4)")
     sub.add_argument("--seed", type=int, default=0, help="the first seed S (default 0)")
     sub.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR",
@@ -388,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
     sub.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     sub.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N prompts of each suite")
+    sub.add_argument("--attention", action="store_true", help="record each picture's cross-attention and report "
+                     "each method's share inside the objects' regions (slower)")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_bench)
 

@@ -113,17 +113,20 @@ class Generator:
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
                  seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
                  negative: str | None = None, background: str | None = None,
-                 attention: bool = False) -> GenerationResult:
+                 attention: bool = False, repair_rounds: int | None = None) -> GenerationResult:
         """Draw one picture. `negative` adds to the prompt's own negations; `background` overrides a
         layout's (compose methods; plain feeds `negative` to classifier-free guidance's other branch).
         `attention=True` records the cross-attention maps per object and word (result.attention); for
-        plain, each object's in-region share is measured against the layout compose would plan."""
+        plain, each object's in-region share is measured against the layout compose would plan.
+        `repair_rounds` (compose methods) overrides the method's rounds of check and repair."""
         if method not in METHODS:
             raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if prompt is None and layout is None:
             raise ValueError("give a prompt or a layout file")
         if not 1 <= steps <= 1000:
             raise ValueError(f"--steps {steps}: give between 1 and 1000 denoising steps")
+        if repair_rounds and method == "plain":
+            raise ValueError("--repair: the plain method has no layout to repair against; use a compose method")
         timings: dict[str, float] = {}
         if method == "plain":
             scene = None
@@ -150,7 +153,8 @@ class Generator:
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
         output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
-                               config=COMPOSE_METHODS[method], negative=negative, background=background,
+                               config=_with_repairs(COMPOSE_METHODS[method], repair_rounds), negative=negative,
+                               background=background,
                                progress=self.progress, attention=attention, checker=self.checker)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
@@ -177,6 +181,13 @@ class Generator:
         tokens = self.bundle.tokenizer(text, padding="max_length", max_length=self.bundle.text_length,
                                        truncation=True).input_ids
         return explain_prompt(recorder.maps(size)[1], self.bundle.tokenizer, tokens, scene, layout, size)
+
+
+def _with_repairs(config: ComposeConfig, rounds: int | None) -> ComposeConfig:
+    """The method's config, its rounds of check and repair set to `rounds` when given."""
+    from dataclasses import replace
+
+    return config if rounds is None else replace(config, repair_rounds=rounds)
 
 
 def _layout_text(layout: Layout) -> str:

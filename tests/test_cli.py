@@ -140,3 +140,22 @@ def test_a_layout_of_a_scene_without_objects_is_refused_and_its_picture_is_drawn
     from PIL import Image
 
     assert (np.asarray(Image.open(tmp_path / "e.png")) == 255).all(), "the bundled world's empty scene"
+
+
+def test_generate_repair_records_its_rounds_and_bench_reports_quality(tmp_path, capsys):
+    out = tmp_path / "crowd.png"
+    status, _, err = run(capsys, "generate", "five small yellow stars above three small green triangles", "--repair", "3",
+                         "-o", str(out), "--quiet")
+    assert status == 0, err
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["repair_rounds"] and record["repair_rounds"][-1]["passed"]
+    status, _, err = run(capsys, "generate", "a red circle", "--method", "plain", "--repair", "1", "-o", str(out))
+    assert status == 2 and "plain method has no layout" in err
+    status, _, err = run(capsys, "bench", "single", "--limit", "1", "--seeds", "1", "--steps", "2",
+                         "--methods", "compose,plain", "--attention", "--out", str(tmp_path / "bench"), "--quiet")
+    assert status == 0, err
+    summary = json.loads((tmp_path / "bench" / "summary.json").read_text())
+    cells = summary["quality"]["overall"]
+    assert cells["compose"]["median_render_difference"] is not None
+    assert cells["compose"]["mean_attention_in_region"] > cells["plain"]["mean_attention_in_region"] >= 0
+    assert "Picture quality" in (tmp_path / "bench" / "report.html").read_text()

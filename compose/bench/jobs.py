@@ -71,6 +71,7 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
     from PIL import Image
 
     from compose.shapes.detect import detect
+    from compose.shapes.fidelity import fidelity
     from compose.shapes.score import score
 
     item = job.item
@@ -81,7 +82,8 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
     clock = time.perf_counter()
     try:
         result = generator(prompt=item.prompt, layout=item.layout, method=job.method, seed=job.seed,
-                           steps=settings["steps"], guidance=settings["guidance"], size=settings["size"])
+                           steps=settings["steps"], guidance=settings["guidance"], size=settings["size"],
+                           attention=bool(settings.get("attention")))
     except ValueError as error:
         logger.debug("%s %s seed %d failed: %s", item.suite, job.method, job.seed, error)
         return {**record, "correct_strict": False, "correct_lenient": False, "failure_kinds": ["error"],
@@ -95,7 +97,12 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
     scoring = time.perf_counter() - clock
     timings = {stage: round(seconds, 5) for stage, seconds in result.timings.items()}
     timings.update(total=round(total, 5), score=round(scoring, 5))
+    if result.attention is not None:
+        record["attention_in_region"] = result.attention.mean_in_region
+    if result.repairs:
+        record["repair_rounds"] = len(result.repairs) - 1
     return {**record, "correct_strict": verdict.correct_strict, "correct_lenient": verdict.correct_lenient,
+            "fidelity": fidelity(result.image, detections).to_dict(),
             "failure_kinds": list(verdict.kinds), "reasons": list(verdict.reasons),
             "region_ious": [round(value, 4) for value in verdict.region_ious],
             "detected": [item.to_dict() for item in detections], "image": job.image_name,

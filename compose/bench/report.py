@@ -73,6 +73,7 @@ def write_report(summary: Summary, records: list[dict[str, Any]], out: Path, sui
         "benchmark.md): <b>strict</b> also forbids anything the prompt did not ask for, <b>lenient</b> does "
         "not. A picture whose method failed counts as wrong; a method that failed on every picture shows —.</p>",
         _timing_html(summary),
+        _quality_html(summary),
         "<div class='plots'>" + "".join(f"<img src='{html.escape(path)}' alt='{html.escape(Path(path).stem)}'>"
                                         for path in plots) + "</div>",
         "<h2>Pictures</h2>",
@@ -283,6 +284,30 @@ def _timing_html(summary: Summary) -> str:
     return ("<h2>Cost</h2><table class='scores'><tr><th>method</th><th>median s</th><th>mean s</th><th>p90 s</th>"
             "<th>pictures</th><th>median s per stage</th></tr>" + "".join(rows) + "</table>" + ratio
             + f"<p class='meta'>{memory_line}</p>")
+
+
+def _quality_html(summary: Summary) -> str:
+    """Picture quality (fidelity), attention in-region share and repair rounds per category and method."""
+    if not summary.quality:
+        return ""
+    columns = (("median_render_difference", "vs clean render", "{:.2f}"),
+               ("median_background_error", "background off white", "{:.2f}"),
+               ("mean_attention_in_region", "attention in region", "{:.0%}"),
+               ("mean_repair_rounds", "repair rounds", "{:.2f}"))
+    shown = [column for column in columns if any(cell.get(column[0]) is not None for cells in summary.quality.values()
+                                                 for cell in cells.values())]
+    header = "".join(f"<th>{html.escape(method)}: {html.escape(title)}</th>" for method in summary.methods
+                     for _, title, _ in shown)
+    rows = []
+    for category, cells in summary.quality.items():
+        values = "".join(f"<td>{html.escape(form.format(cells[method][key])) if cells[method].get(key) is not None else '—'}</td>"
+                         for method in summary.methods for key, _, form in shown)
+        rows.append(f"<tr><td>{html.escape(category)}</td>{values}</tr>")
+    return ("<h2>Picture quality</h2><table class='scores'><tr><th>category</th>" + header + "</tr>" + "".join(rows)
+            + "</table><p class='meta'>Medians per picture, in levels of 255: the mean difference to a clean render of "
+              "exactly the objects read back, and the background's mean distance from white (compose.shapes.fidelity). "
+              "Attention in region: the mean share of each object's cross-attention inside its region (runs with "
+              "--attention; plain against the layout compose plans).</p>")
 
 
 def _figure(record: dict[str, Any] | None, seed: int) -> str:

@@ -52,7 +52,7 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
               out_dir: str | os.PathLike = "bench", model: str | os.PathLike | None = None, steps: int = 25,
               guidance: float = 4.0, sampler: str = "ddim", seed: int = 0, resume: bool = False,
               limit: int | None = None, progress: bool = True, device: str | None = None,
-              size: int | None = None) -> Summary:
+              size: int | None = None, attention: bool = False) -> Summary:
     """Run the benchmark suites with each method side by side and write results, summary and report.
 
     `suites`: category names or paths (None: all nine categories); `methods`: "compose" and/or
@@ -60,7 +60,9 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
     `out_dir`: where results.jsonl, summary.json, report.html and images/ go; `model`, `steps`,
     `guidance`, `sampler`, `size`: as for compose.generate.Generator; `resume`: continue a run in
     out_dir, skipping the images it already has; `limit`: prompts per suite (smoke runs); `progress`:
-    a progress bar with the time left; `device`: torch device (default: cuda when available, else cpu).
+    a progress bar with the time left; `device`: torch device (default: cuda when available, else cpu);
+    `attention`: record each picture's cross-attention and report each method's mean in-region share
+    (costs time: the timings of such a run include the recording).
 
     Raises ValueError for bad inputs, an out_dir that already holds a run (without `resume`) or one
     run with other settings, and DetectorSelfCheckError when the detector misjudges a ground truth."""
@@ -74,7 +76,7 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
     out = Path(out_dir)
     seed_list = list(range(seed, seed + seeds))
     settings = {"model": str(model) if model is not None else "bundled", "steps": steps,
-                "guidance": float(guidance), "sampler": sampler, "size": size}
+                "guidance": float(guidance), "sampler": sampler, "size": size, "attention": bool(attention)}
 
     # 1. Suites, and the processes that share the work.
     suite_list = load_suites(list(suites) if suites is not None else None, limit=limit)

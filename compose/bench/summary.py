@@ -102,6 +102,9 @@ class Summary:
     date: str
     machine: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)  # method -> first error message, if any
+    # category ("overall" too) -> method -> median fidelity figures (docs: compose.shapes.fidelity), the
+    # mean attention in-region share (runs with attention) and the mean repair rounds (repairing methods)
+    quality: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +120,7 @@ class Summary:
             "time_ratio_compose_over_plain": self.time_ratio,
             "peak_memory": self.peak_memory,
             "errors": self.errors,
+            "quality": self.quality,
         }
 
     def as_text(self) -> str:
@@ -159,7 +163,8 @@ class Summary:
             time_ratio=data["time_ratio_compose_over_plain"], peak_memory=data["peak_memory"],
             self_check=SelfCheck(images=check["images"], correct=check["correct"], seconds=check["seconds"],
                                  failures=tuple(check["failures"])),
-            counts=data["counts"], date=data["date"], machine=data["machine"], errors=data.get("errors", {}))
+            counts=data["counts"], date=data["date"], machine=data["machine"], errors=data.get("errors", {}),
+            quality=data.get("quality", {}))
 
 
 # -- the summary ------------------------------------------------------------------------------------
@@ -216,7 +221,27 @@ def summarise(records: list[dict[str, Any]], suites: list[Suite], methods: list[
         settings=dict(settings), scores=scores, overall=overall, time_per_image=time_per_image,
         stage_median=stage_median, time_ratio=ratio, peak_memory=peak_memory, self_check=self_check,
         counts=counts, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        machine=_machine(device, processes), errors=errors)
+        machine=_machine(device, processes), errors=errors, quality=_quality(records, suites, methods))
+
+
+def _quality(records: list[dict[str, Any]], suites: list[Suite], methods: list[str]) -> dict:
+    """Per category and overall, per method: median render difference and background error (levels of
+    255), the mean attention in-region share and the mean number of repair rounds, where recorded."""
+    def figures(cell: list[dict[str, Any]]) -> dict[str, float | None]:
+        drawn = [record for record in cell if record.get("fidelity")]
+        shares = [record["attention_in_region"] for record in cell if record.get("attention_in_region") is not None]
+        rounds = [record["repair_rounds"] for record in cell if "repair_rounds" in record]
+        return {
+            "median_render_difference": statistics.median(r["fidelity"]["render_difference"] for r in drawn) if drawn else None,
+            "median_background_error": statistics.median(r["fidelity"]["background_error"] for r in drawn) if drawn else None,
+            "mean_attention_in_region": statistics.fmean(shares) if shares else None,
+            "mean_repair_rounds": statistics.fmean(rounds) if rounds else None,
+        }
+
+    quality = {suite.name: {method: figures([r for r in records if r["suite"] == suite.name and r["method"] == method])
+                            for method in methods} for suite in suites}
+    quality["overall"] = {method: figures([r for r in records if r["method"] == method]) for method in methods}
+    return quality
 
 
 def _quantile(values: list[float], share: float) -> float:
