@@ -6,7 +6,7 @@ diffusers) load only when a function that needs them is called.
 
 from compose.scene import Layout, Negation, ObjectGroup, Region, Relation, Scene
 
-__all__ = ["Layout", "Negation", "ObjectGroup", "Region", "Relation", "Scene", "parse", "plan"]
+__all__ = ["Layout", "Negation", "ObjectGroup", "Region", "Relation", "Scene", "audit", "parse", "plan"]
 __version__ = "0.1.0"
 
 
@@ -22,3 +22,10 @@ def plan(scene: Scene, seed: int = 0) -> Layout:
     from compose.planner import plan as _plan
 
     return _plan(scene, seed=seed)
+
+
+def audit(model=None, **options):
+    """What a model gets wrong, concept by concept (see compose.bench.audit.audit)."""
+    from compose.bench.audit import audit as _audit
+
+    return _audit(model, **options)

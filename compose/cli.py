@@ -311,6 +311,18 @@ def command_bench(args) -> int:
     return 0
 
 
+def command_audit(args) -> int:
+    from compose.bench.audit import audit, write_audit
+
+    report = audit(args.model, seeds=args.seeds, steps=args.steps, guidance=args.guidance, threshold=args.threshold,
+                   compositional=args.compositional, progress=not args.quiet)
+    write_audit(report, args.out)
+    data = report.to_dict()
+    print(f"{data['correct']} of {data['pictures']} single-object pictures exactly right; flagged: "
+          f"{', '.join(data['flagged']) or 'none'}; wrote {args.out / 'audit.json'} and {args.out / 'audit.html'}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- the parser
 
 
@@ -373,6 +385,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_explain)
+
+    sub = commands.add_parser("audit", help="find what a model gets wrong: every shape x colour read back, "
+                              "confusion matrices, per-concept accuracy")
+    sub.add_argument("model", nargs="?", default=None, metavar="MODEL", help="'bundled' (default) or a model folder")
+    sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt (default 4)")
+    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--guidance", type=float, default=4.0)
+    sub.add_argument("--threshold", type=float, default=0.8, help="flag concepts below this accuracy (default 0.8)")
+    sub.add_argument("--compositional", type=int, default=0, metavar="N",
+                     help="also N prompts of the two_object and counting suites with compose (default 0)")
+    sub.add_argument("--out", type=Path, default=Path("audit"), metavar="DIR")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(handler=command_audit)
 
     sub = commands.add_parser("bench", help="run the compositional benchmark and write results, summary and report")
     sub.add_argument("suites", nargs="*", metavar="SUITE",
