@@ -79,3 +79,14 @@ def read_checkpoint(folder: Path, stems: list[str]) -> tuple[dict[str, dict[str,
     checkpoint = checkpoint_folder(folder)
     parts = {stem: load_file(checkpoint / f"{stem}.safetensors") for stem in stems}
     return parts, json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+
+
+def drop_log_after(path: Path, step: int) -> None:
+    """Keep only the records of a run's train_log.jsonl up to the checkpoint's step: a resumed run logs
+    the later steps again."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compose.checkpoints import (checkpoint_folder, has_checkpoint, load_optimizer_tensors, optimizer_tensors,
-                                 read_checkpoint, write_checkpoint)
+from compose.checkpoints import (checkpoint_folder, drop_log_after, has_checkpoint, load_optimizer_tensors,
+                                 optimizer_tensors, read_checkpoint, write_checkpoint)
 from compose.model.bundle import (ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model, save_bundle,
                                   save_stable_diffusion)
 from compose.shapes.data import TRAINING_MIX, DataMix, sample_at, stream_seed
@@ -177,7 +177,8 @@ REWARM_STEPS = 100  # a run resumed from a slim checkpoint (no optimizer moments
 
 
 def learning_rate_at(step: int, config: TrainConfig, rewarm_from: int | None = None) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak at the last step; after a resume from a
+    """Linear warm-up, then cosine decay to a tenth of the peak at the last step (for any config with
+    learning_rate, warmup_steps and steps: the VAE trainer uses it too); after a resume from a
     slim checkpoint (`rewarm_from`: its step), the rate ramps up again over REWARM_STEPS while Adam's
     moments, which that checkpoint does not keep, fill in."""
     if rewarm_from is not None and step < rewarm_from + REWARM_STEPS:
@@ -443,7 +444,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     cases = validation_set(config.validation_seeds) if main else []
     # A fresh run starts a fresh log (a crashed earlier attempt in the same folder must not leak into it).
     if main and resume:
-        _drop_log_after(folder / "train_log.jsonl", state["step"])
+        drop_log_after(folder / "train_log.jsonl", state["step"])
     log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8") if main else None
     side = config.model.image_size // bundle.codec.downscale
     started = time.time()
@@ -616,15 +617,6 @@ def _close_on_error(*resources):
             if resource is not None:
                 resource.close()
         raise
-
-
-def _drop_log_after(path: Path, step: int) -> None:
-    """Keep only the log records up to the checkpoint's step: a resumed run logs the later steps again."""
-    if not path.is_file():
-        return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def _hardware_name(device: torch.device, processes: int) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compose.checkpoints import (has_checkpoint, load_optimizer_tensors, optimizer_tensors, read_checkpoint,
-                                 write_checkpoint)
+from compose.checkpoints import (drop_log_after, has_checkpoint, load_optimizer_tensors, optimizer_tensors,
+                                 read_checkpoint, write_checkpoint)
 from compose.shapes.data import DataMix, sample_at, stream_seed
+from compose.training import learning_rate_at
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +118,6 @@ class VaeTrainConfig:
         for holds, message in rules:
             if not holds:
                 raise ValueError(message)
-
-
-def learning_rate_at(step: int, config) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak at the last step (as compose.training)."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def training_batch(config: VaeTrainConfig, step: int) -> torch.Tensor:
@@ -221,7 +213,7 @@ def train_vae(config: VaeTrainConfig, resume: bool = False) -> Path:
         parts, state = read_checkpoint(folder, ["vae", "optimizer"])
         vae.load_state_dict(parts["vae"])
         load_optimizer_tensors(optimizer, parts["optimizer"])
-        _drop_log_after(folder / "train_log.jsonl", state["step"])
+        drop_log_after(folder / "train_log.jsonl", state["step"])
     vae.train()
     log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8")
     started, elapsed_before, last_checkpoint = time.time(), state["elapsed_seconds"], time.time()
@@ -327,14 +319,6 @@ def write_vae_plot(folder: Path) -> None:
     figure.tight_layout()
     figure.savefig(folder / "training.png", dpi=110)
     plt.close(figure)
-
-
-def _drop_log_after(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def load_trained_vae(run_folder: str | Path):

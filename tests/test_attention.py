@@ -24,20 +24,6 @@ TEXT_DIM = 16
 GRID = 8  # the tiny UNet's sample side: cross-attention runs at 8 x 8 and 4 x 4
 
 
-@pytest.fixture(scope="module")
-def unet():
-    from diffusers import UNet2DConditionModel
-
-    torch.manual_seed(0)
-    model = UNet2DConditionModel(
-        sample_size=GRID, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=TEXT_DIM,
-        attention_head_dim=2, norm_num_groups=8,
-    )
-    return model.eval().requires_grad_(False)
-
-
 def cells_touched(box, side: int) -> torch.Tensor:
     """(side, side) bool: grid cells whose area overlaps the box at all (computed without the library)."""
     x0, y0, x1, y1 = box

@@ -72,7 +72,11 @@ def test_the_bundled_model_draws_the_same_picture_with_a_background_argument_or_
                                            background="a sunny meadow").images[0], reference)
 
 
-def test_a_stable_diffusion_checkpoint_is_given_the_background(tmp_path, monkeypatch):
+@pytest.mark.parametrize("prompt, background", [
+    ("a red circle on a beach", "on a beach"),
+    ("a watercolor painting of a red circle on a beach", "on a beach, watercolor"),  # the style joins it
+])
+def test_a_stable_diffusion_checkpoint_is_given_the_background_and_style(tmp_path, monkeypatch, prompt, background):
     import compose.pipeline
 
     bundle = load_model(sd_components.save_tiny_stable_diffusion(tmp_path / "tiny-sd", seed=0))
@@ -85,21 +89,5 @@ def test_a_stable_diffusion_checkpoint_is_given_the_background(tmp_path, monkeyp
         return original(*args, **kwargs)
 
     monkeypatch.setattr(compose.pipeline, "encode_regions", recording)
-    ComposePipeline.from_bundle(bundle)(prompt="a red circle on a beach", seed=0, steps=2)
-    assert seen and set(seen) == {"on a beach"}
-
-
-def test_a_stable_diffusion_checkpoint_is_given_the_prompts_style_with_its_background(tmp_path, monkeypatch):
-    import compose.pipeline
-
-    bundle = load_model(sd_components.save_tiny_stable_diffusion(tmp_path / "tiny-sd", seed=0))
-    seen = []
-    original = compose.pipeline.encode_regions
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs.get("background"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(compose.pipeline, "encode_regions", recording)
-    ComposePipeline.from_bundle(bundle)(prompt="a watercolor painting of a red circle on a beach", seed=0, steps=2)
-    assert seen and set(seen) == {"on a beach, watercolor"}
+    ComposePipeline.from_bundle(bundle)(prompt=prompt, seed=0, steps=2)
+    assert seen and set(seen) == {background}

@@ -16,20 +16,6 @@ from compose.regions.masks import box_coverage
 GRID, TEXT_DIM, PHRASE = 8, 16, 4
 
 
-@pytest.fixture(scope="module")
-def unet():
-    from diffusers import UNet2DConditionModel
-
-    torch.manual_seed(0)
-    model = UNet2DConditionModel(
-        sample_size=GRID, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=TEXT_DIM,
-        attention_head_dim=2, norm_num_groups=8,
-    )
-    return model.eval().requires_grad_(False)
-
-
 def test_energy_is_zero_when_each_group_attends_only_and_fully_inside_its_region():
     targets = torch.zeros(1, 2, 4, 4)
     targets[0, 0, :2, :2] = 1
