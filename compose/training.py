@@ -291,16 +291,22 @@ def validation_set(seeds: int) -> list[dict]:
     return cases
 
 
+DEGRADED_BY = 0.25  # a concept whose validation accuracy falls this far below its best so far is flagged
+
+
 def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: float = 4.0,
-             batch: int = 32) -> dict:
+             batch: int = 32, concepts: dict | None = None) -> dict:
     """Accuracy per kind of validation case: the share of pictures the scorer reads back as correct
     (strict: exactly what was asked and nothing else). Captions go through the plain method and layouts
-    through the compose pipeline's stage 1: the same code that users run."""
+    through the compose pipeline's stage 1: the same code that users run. With `concepts` (a dict), it
+    is filled with the single-object cases' accuracy per concept ("shape:star", "color:red"), the
+    audit's concepts (compose.bench.audit), so that a concept that degrades shows in the log."""
     from compose.pipeline import ComposePipeline
     from compose.sampling import generate_plain
     from compose.shapes.score import score_image
 
     results: dict[str, list[bool]] = {}
+    per_concept: dict[str, list[bool]] = {}
     modes = [(module, module.training) for module in (bundle.unet, bundle.text_encoder)]
     bundle.unet.eval()
     bundle.text_encoder.eval()
@@ -320,10 +326,24 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
                 for case, image in zip(chunk, images):
                     verdict = score_image(case["scene"], image, layout=case["layout"])
                     results.setdefault(kind, []).append(bool(verdict.correct_strict))
+                    if kind == "single":
+                        group = case["scene"].objects[0]
+                        for concept in (f"shape:{group.noun}", f"color:{group.color}"):
+                            per_concept.setdefault(concept, []).append(bool(verdict.correct_strict))
     finally:
         for module, training in modes:
             module.train(training)
+    if concepts is not None:
+        concepts.update({concept: sum(values) / len(values) for concept, values in sorted(per_concept.items())})
     return {kind: sum(values) / len(values) for kind, values in results.items()}
+
+
+def degraded_concepts(concepts: dict[str, float], best: dict[str, float]) -> list[str]:
+    """The concepts at least DEGRADED_BY below their best earlier accuracy; `best` is updated in place."""
+    flagged = [concept for concept, value in concepts.items() if best.get(concept, 0.0) - value >= DEGRADED_BY]
+    for concept, value in concepts.items():
+        best[concept] = max(best.get(concept, 0.0), value)
+    return flagged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +360,7 @@ def write_plot(folder: Path) -> None:
     records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
     validations = [r for r in records if "validation" in r]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure, (loss_axis, accuracy_axis, concept_axis) = plt.subplots(1, 3, figsize=(15, 3.6))
     if losses:
         steps, values = zip(*losses)
         loss_axis.plot(steps, values, lw=0.6, alpha=0.5, label="loss")
@@ -358,6 +378,18 @@ def write_plot(folder: Path) -> None:
     accuracy_axis.set(xlabel="step", ylabel="read back exactly", ylim=(0, 1), title="validation (EMA weights)")
     if validations:
         accuracy_axis.legend()
+    names = sorted({name for r in validations for name in r.get("concepts", {}) if name.startswith("shape:")})
+    for name in names:
+        points = [(r["step"], r["concepts"][name]) for r in validations if name in r.get("concepts", {})]
+        concept_axis.plot(*zip(*points), marker=".", label=name.split(":", 1)[1])
+    flagged = [(r["step"], r["concepts"][name]) for r in validations for name in r.get("degraded", [])
+               if name in r.get("concepts", {})]
+    if flagged:
+        concept_axis.scatter(*zip(*flagged), marker="x", s=60, color="red", label="degraded", zorder=3)
+    concept_axis.set(xlabel="step", ylabel="single objects read back exactly", ylim=(0, 1),
+                     title="per shape (red x: fell by 0.25 or more)")
+    if names:
+        concept_axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(folder / "training.png", dpi=110)
     plt.close(figure)
@@ -468,16 +500,20 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         swapped = [p.detach().clone() for p in parameters]
         for p, e in zip(parameters, ema):
             p.data.copy_(e)
+        concepts: dict[str, float] = {}
         try:
-            accuracy = validate(bundle_view, cases)
+            accuracy = validate(bundle_view, cases, concepts=concepts)
         finally:  # the live weights come back even if validation fails
             for p, s in zip(parameters, swapped):
                 p.data.copy_(s)
-        record = {"step": state["step"], "validation": accuracy, "elapsed_seconds": round(
-            elapsed_before + time.time() - started, 1)}
+        degraded = degraded_concepts(concepts, state.setdefault("concept_best", {}))
+        record = {"step": state["step"], "validation": accuracy, "concepts": concepts, "degraded": degraded,
+                  "elapsed_seconds": round(elapsed_before + time.time() - started, 1)}
         log_file.write(json.dumps(record) + "\n")
         log_file.flush()
         progress.write(f"validation at step {state['step']}: " + ", ".join(f"{k} {v:.2f}" for k, v in accuracy.items()))
+        if degraded:
+            logger.warning("validation at step %d: degraded since their best: %s", state["step"], ", ".join(degraded))
 
     stop_reason = "steps"
     budget_probe_start, budget_probe_end, budget_clock = state["step"] + 20, state["step"] + 120, time.time()

@@ -199,3 +199,24 @@ def test_two_processes_train_together_under_torchrun(tmp_path):
     state = json.loads((tmp_path / "run" / "checkpoint" / "trainer_state.json").read_text())
     assert state["step"] == 3 and state["samples_seen"] == 3 * 4 * 2
     assert state["hardware"] == ["2 x CPU (%d cores, 1 threads)" % os.cpu_count()]
+
+
+def test_degraded_concepts_are_flagged_against_their_best_so_far():
+    from compose.training import degraded_concepts
+
+    best: dict = {}
+    assert degraded_concepts({"shape:star": 0.6, "color:red": 0.2}, best) == []
+    assert degraded_concepts({"shape:star": 0.3, "color:red": 0.1}, best) == ["shape:star"]
+    assert best == {"shape:star": 0.6, "color:red": 0.2}
+    assert degraded_concepts({"shape:star": 0.9, "color:red": 0.2}, best) == [] and best["shape:star"] == 0.9
+
+
+def test_validation_logs_per_concept_accuracies(tmp_path):
+    config = tiny_config(tmp_path / "run", 2)
+    config.validate_every, config.validation_seeds = 2, 1
+    train(config)
+    records = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    validation = next(record for record in records if "validation" in record)
+    assert set(validation["concepts"]) == {f"shape:{s}" for s in ("circle", "square", "triangle", "diamond", "star")} | \
+        {f"color:{c}" for c in ("red", "orange", "yellow", "green", "blue", "purple")}
+    assert validation["degraded"] == [] and all(0 <= value <= 1 for value in validation["concepts"].values())
