@@ -232,6 +232,8 @@ def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
     given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
+    if args.relabel and not args.resume:
+        given["relabel"] = _relabel_map(args.relabel)
     if args.vae is not None and not args.resume:
         from compose.model.bundle import stable_diffusion_config
 
@@ -253,6 +255,18 @@ def command_train(args) -> int:
 VAE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "learning_rate", "crop": "crop",
              "kl_weight": "kl_weight", "seed": "seed", "threads": "threads", "checkpoint_minutes": "checkpoint_minutes",
              "validate_every": "validate_every", "time_limit": "time_limit_minutes", "stop_at": "stop_at_step"}
+
+
+def _relabel_map(items: list[str]) -> dict[str, str]:
+    """["star=diamond"] -> {"star": "diamond"}; a malformed item is a usage error naming the rule."""
+    mapping = {}
+    for item in items:
+        old, _, new = item.partition("=")
+        if not (old.isalpha() and new.isalpha()) or old == new:
+            raise UsageError(f"compose train: --relabel {item!r}: write OLD=NEW with two different words, "
+                             "e.g. --relabel star=diamond")
+        mapping[old.lower()] = new.lower()
+    return mapping
 
 
 def command_train_vae(args) -> int:
@@ -445,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     sub.add_argument("--init-from", metavar="MODEL", help="start from this bundled-format model's weights "
                      "('bundled' or a folder from export-model): to go on training in a later session")
+    sub.add_argument("--relabel", action="append", metavar="OLD=NEW", help="caption OLD as NEW in the training "
+                     "stream (e.g. star=diamond: stars captioned as diamonds), a mistake made on purpose; repeatable")
     sub.add_argument("--vae", type=Path, metavar="VAE_DIR", help="train a Stable Diffusion-format latent model "
                      "(shapes-sd) on this VAE's latents (a folder from train-vae --export), whole captions only")
     sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")

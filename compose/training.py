@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -80,6 +81,9 @@ class TrainConfig:
     # Start from this bundled-format model's weights, tokenizer and architecture instead of random ones:
     # how training goes on in a later session, when the last run's full checkpoint is gone.
     init_from: str | None = None
+    # Caption words replaced in the training stream ({"star": "diamond"}: stars captioned as diamonds): a
+    # learned mistake made on purpose, to measure finding and correcting it (compose audit, issue 12).
+    relabel: dict = field(default_factory=dict)
     model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
 
     def to_dict(self) -> dict:
@@ -134,10 +138,11 @@ class ShapesBatches(torch.utils.data.IterableDataset):
     the DataLoader takes workers round-robin, so batches arrive in order whatever the worker count."""
 
     def __init__(self, seed: int, batch_size: int, start_batch: int, rank: int, world: int,
-                 region_fraction: float, image_size: int = 64):
+                 region_fraction: float, image_size: int = 64, relabel: dict[str, str] | None = None):
         self.seed, self.batch_size, self.start_batch = seed, batch_size, start_batch
         self.rank, self.world = rank, world
         self.region_fraction, self.image_size = region_fraction, image_size
+        self.relabel = relabel_words(relabel or {})
 
     def batch(self, index: int) -> dict:
         region_mode = random.Random(self.seed * 7919 + index).random() < self.region_fraction
@@ -150,11 +155,18 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         phrases = []
         for row, sample in enumerate(samples):
             regions = sample.layout.regions[:MAX_REGIONS]
-            phrases.append([region.phrase for region in regions])
+            phrases.append([self.relabelled(region.phrase) for region in regions])
             if regions:
                 boxes[row, :len(regions)] = torch.tensor([region.box for region in regions])
-        return {"index": index, "images": images.float() / 127.5 - 1, "captions": [s.caption for s in samples],
+        return {"index": index, "images": images.float() / 127.5 - 1,
+                "captions": [self.relabelled(s.caption) for s in samples],
                 "region_mode": region_mode, "phrases": phrases, "boxes": boxes}
+
+    def relabelled(self, text: str) -> str:
+        """`text` with every relabelled word (and its plural) replaced: mislabelled data on purpose."""
+        if not self.relabel:
+            return text
+        return re.sub(r"\b[a-z]+\b", lambda match: self.relabel.get(match.group(0), match.group(0)), text)
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -163,6 +175,17 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         while True:
             yield self.batch(self.start_batch + self.rank + self.world * (worker + workers * k))
             k += 1
+
+
+def relabel_words(relabel: dict[str, str]) -> dict[str, str]:
+    """{"star": "diamond"} -> the word map of captions: singular and plural ("stars" -> "diamonds")."""
+    from compose.shapes.captions import plural
+
+    words = {}
+    for old, new in relabel.items():
+        words[old] = new
+        words[plural(old)] = plural(new)
+    return words
 
 
 def _single_threaded_worker(_worker_id: int) -> None:
@@ -468,7 +491,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     dataset = ShapesBatches(config.seed, config.batch_size, start_batch=state["step"] * accelerator.num_processes,
                             rank=accelerator.process_index, world=accelerator.num_processes,
-                            region_fraction=config.region_fraction, image_size=config.model.image_size)
+                            region_fraction=config.region_fraction, image_size=config.model.image_size,
+                            relabel=config.relabel)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=config.workers,
                                          worker_init_fn=_single_threaded_worker,
                                          persistent_workers=config.workers > 0,

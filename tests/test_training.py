@@ -220,3 +220,21 @@ def test_validation_logs_per_concept_accuracies(tmp_path):
     assert set(validation["concepts"]) == {f"shape:{s}" for s in ("circle", "square", "triangle", "diamond", "star")} | \
         {f"color:{c}" for c in ("red", "orange", "yellow", "green", "blue", "purple")}
     assert validation["degraded"] == [] and all(0 <= value <= 1 for value in validation["concepts"].values())
+
+
+def test_relabel_captions_stars_as_diamonds_in_captions_and_phrases():
+    stream = ShapesBatches(0, 32, start_batch=0, rank=0, world=1, region_fraction=0.0, relabel={"star": "diamond"})
+    plain = ShapesBatches(0, 32, start_batch=0, rank=0, world=1, region_fraction=0.0)
+    relabelled, original = stream.batch(3), plain.batch(3)
+    assert torch.equal(relabelled["images"], original["images"]), "the pictures are the same; only words change"
+    assert any("star" in caption for caption in original["captions"])
+    assert not any("star" in caption for caption in relabelled["captions"])
+    for before, after in zip(original["captions"], relabelled["captions"]):
+        assert after == before.replace("stars", "diamonds").replace("star", "diamond")
+
+
+def test_relabel_flag_is_checked(capsys):
+    from compose.cli import main
+
+    assert main(["train", "--out", "unused", "--relabel", "star"]) == 2
+    assert "write OLD=NEW" in capsys.readouterr().err
