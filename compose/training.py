@@ -375,15 +375,13 @@ def degraded_concepts(concepts: dict[str, float], best: dict[str, float]) -> lis
 
 def write_plot(folder: Path) -> None:
     """training.png beside the log: the loss and the validation accuracies against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no process-wide backend or figure registry
 
     records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
     validations = [r for r in records if "validation" in r]
-    figure, (loss_axis, accuracy_axis, concept_axis) = plt.subplots(1, 3, figsize=(15, 3.6))
+    figure = Figure(figsize=(15, 3.6))
+    loss_axis, accuracy_axis, concept_axis = figure.subplots(1, 3)
     if losses:
         steps, values = zip(*losses)
         loss_axis.plot(steps, values, lw=0.6, alpha=0.5, label="loss")
@@ -415,7 +413,6 @@ def write_plot(folder: Path) -> None:
         concept_axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(folder / "training.png", dpi=110)
-    plt.close(figure)
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:

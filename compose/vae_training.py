@@ -292,16 +292,14 @@ def train_vae(config: VaeTrainConfig, resume: bool = False) -> Path:
 
 def write_vae_plot(folder: Path) -> None:
     """training.png beside the log: reconstruction loss and round-trip exactness against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no process-wide backend or figure registry
 
     records = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
     checks = [(r["step"], r["validation"]["exact_share"], r["validation"]["mean_abs_error"],
                r["validation"]["background_error"]) for r in records if "validation" in r]
-    figure, (loss_axis, exact_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = Figure(figsize=(10, 3.6))
+    loss_axis, exact_axis = figure.subplots(1, 2)
     if losses:
         loss_axis.plot(*zip(*losses), lw=0.8)
         loss_axis.set_yscale("log")
@@ -318,7 +316,6 @@ def write_vae_plot(folder: Path) -> None:
         exact_axis.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="center right")
     figure.tight_layout()
     figure.savefig(folder / "training.png", dpi=110)
-    plt.close(figure)
 
 
 def load_trained_vae(run_folder: str | Path):

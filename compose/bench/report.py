@@ -101,16 +101,15 @@ def _method_color(method: str, position: int) -> str:
 def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -> list[str]:
     """Score bars, time-per-image distribution and per-stage bars as PNG; paths relative to out_dir."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no process-wide backend or figure registry
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     methods = list(summary.methods)
 
     # 1. Scores per category: strict as solid bars, lenient as light bars behind them.
-    figure, axes = plt.subplots(figsize=(10, 3.6), dpi=110)
+    figure = Figure(figsize=(10, 3.6), dpi=110)
+    axes = figure.subplots()
     categories = list(summary.suites) + ["overall"]
     width = 0.8 / max(len(methods), 1)
     for position, method in enumerate(methods):
@@ -138,7 +137,6 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(folder / "scores.png")
-    plt.close(figure)
     written.append(f"{PLOTS_DIR}/scores.png")
 
     drawn = {method: [record for record in records if record["method"] == method and record.get("error") is None]
@@ -148,7 +146,8 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
         return written
 
     # 2. Time per picture: one box per method, the pictures as dots over it.
-    figure, axes = plt.subplots(figsize=(6, 3.6), dpi=110)
+    figure = Figure(figsize=(6, 3.6), dpi=110)
+    axes = figure.subplots()
     series = [[record["timings"]["total"] for record in drawn[method]] for method in timed]
     boxes = axes.boxplot(series, patch_artist=True, widths=0.5, showfliers=False)
     for position, (patch, method) in enumerate(zip(boxes["boxes"], timed)):
@@ -163,13 +162,13 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(folder / "time_per_image.png")
-    plt.close(figure)
     written.append(f"{PLOTS_DIR}/time_per_image.png")
 
     # 3. Median seconds per stage, stacked per method.
     stages = sorted({stage for method in timed for stage in summary.stage_median.get(method, {})})
-    figure, axes = plt.subplots(figsize=(6, 3.6), dpi=110)
-    palette = plt.get_cmap("tab10")
+    figure = Figure(figsize=(6, 3.6), dpi=110)
+    axes = figure.subplots()
+    palette = matplotlib.colormaps["tab10"]
     left = [0.0] * len(timed)
     for index, stage in enumerate(stages):
         values = [summary.stage_median.get(method, {}).get(stage, 0.0) for method in timed]
@@ -181,7 +180,6 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     figure.savefig(folder / "stage_times.png")
-    plt.close(figure)
     written.append(f"{PLOTS_DIR}/stage_times.png")
     return written
 

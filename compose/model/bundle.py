@@ -11,6 +11,7 @@ nothing is fetched from a hub and no pickle is ever loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -320,16 +321,34 @@ def load_model(name_or_path: str | Path | None = None, device: str = "cpu",
     A folder with compose_model.json is a bundled-format model; a folder with model_index.json and
     a vae/ is a Stable Diffusion checkpoint in diffusers format. Anything else is a ModelLoadError
     naming the path and what a model folder must contain."""
-    from diffusers import UNet2DConditionModel
     from diffusers.utils import logging as diffusers_logging
-    from transformers import CLIPTextModel, CLIPTokenizer
-
     from transformers.utils import logging as transformers_logging
 
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ModelLoadError(f"--device {device}: this torch build sees no CUDA GPU; use --device cpu")
-    diffusers_logging.disable_progress_bar()  # loading bars for a 20 MB model are only noise
-    transformers_logging.disable_progress_bar()
+    with _quiet_loading(diffusers_logging, transformers_logging):
+        return _load_model(name_or_path, device, dtype)
+
+
+@contextlib.contextmanager
+def _quiet_loading(*libraries):
+    """Loading bars of diffusers and transformers off while a model loads (a 20 MB model's bars are only
+    noise), and back as they were afterwards: nothing process-wide is left changed."""
+    enabled = [library.is_progress_bar_enabled() for library in libraries]
+    for library in libraries:
+        library.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for library, was_enabled in zip(libraries, enabled):
+            if was_enabled:
+                library.enable_progress_bar()
+
+
+def _load_model(name_or_path, device, dtype) -> ModelBundle:
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
     if name_or_path in (None, "bundled", BUNDLED_NAME):
         path = BUNDLED_DIR
         if not (path / "compose_model.json").is_file():
