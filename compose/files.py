@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -19,14 +19,26 @@ def temporary_beside(path: str | os.PathLike, make_parents: bool = False):
     path = Path(path)
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    temporary = _new_file(path.parent, f".{path.name}.")
     try:
         yield Path(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _new_file(folder: Path, prefix: str) -> str:
+    """Create an empty file of a fresh name in `folder` with the permissions an ordinary new file gets
+    (0666 less the umask; mkstemp's 0600 would leave every output readable by its owner alone)."""
+    for _ in range(100):
+        name = folder / f"{prefix}{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return str(name)
+        except FileExistsError:
+            continue
+    raise OSError(f"{folder}: could not create a temporary file beside the output")
 
 
 def write_atomically(path: str | os.PathLike, data: bytes | str, make_parents: bool = False) -> None:

@@ -159,3 +159,18 @@ def test_generate_repair_records_its_rounds_and_bench_reports_quality(tmp_path, 
     assert cells["compose"]["median_render_difference"] is not None
     assert cells["compose"]["mean_attention_in_region"] > cells["plain"]["mean_attention_in_region"] >= 0
     assert "Picture quality" in (tmp_path / "bench" / "report.html").read_text()
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from compose.files import write_atomically
+
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "out.json", "{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644, "readable by others, as any new file"
+    assert [path.name for path in tmp_path.iterdir()] == ["out.json"]
