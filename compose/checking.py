@@ -7,7 +7,7 @@ their boxes. The repair loop (compose.pipeline, `ComposeConfig.repair_rounds`) r
 
 - `ShapesChecker`: the shapes world's exact detector and scorer (compose.shapes): a region holds its
   object when a detection of its group's shape (and colour, when the group names one) overlaps the
-  region's box with IoU >= `match_iou`, each detection serving one region; the picture passes when the
+  region's box with IoU >= MATCH_IOU, each detection serving one region; the picture passes when the
   scorer's strict rule holds.
 - `DetectorChecker`: any open-vocabulary detector behind the transformers "zero-shot-object-detection"
   pipeline (OWL-ViT, OWLv2, Grounding DINO): each region's phrase is a query; a region holds its object

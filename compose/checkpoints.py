@@ -10,10 +10,15 @@ Used by both trainers (compose.training for the text-to-image model, compose.vae
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import torch
+
+from compose.files import write_atomically
+
+logger = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.json"
 
@@ -87,6 +92,13 @@ def drop_log_after(path: Path, step: int) -> None:
     path = Path(path)
     if not path.is_file():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a last line cut off by a kill
+            logger.warning("%s: dropped a line that is not JSON (a write cut off by a stop): %r", path, line[:80])
+            continue
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    write_atomically(path, "".join(line + "\n" for line in kept))

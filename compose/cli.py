@@ -148,7 +148,7 @@ def command_generate(args) -> int:
     generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
     result = generator(prompt=prompt, layout=layout, method=args.method, seed=args.seed, steps=args.steps,
                        guidance=args.guidance, size=size, negative=args.negative, background=args.background,
-                       repair_rounds=args.repair or None)
+                       repair_rounds=args.repair)
     output = args.output
     write_atomically(output, _png_bytes(result.image), make_parents=True)
     write_atomically(output.with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n", make_parents=True)
@@ -204,7 +204,7 @@ def _generate_batch(args, size) -> int:
         try:
             result = generator(prompt=_check_prompt(prompt), method=args.method, seed=seed, steps=args.steps,
                                guidance=args.guidance, size=size, negative=args.negative,
-                               background=args.background, repair_rounds=args.repair or None)
+                               background=args.background, repair_rounds=args.repair)
         except ValueError as error:
             failures += 1
             record = {"prompt": prompt, "method": args.method, "seed": seed, "error": str(error)}
@@ -232,9 +232,12 @@ def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
     given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
-    if args.relabel and not args.resume:
+    if args.resume and (args.relabel or args.vae is not None):
+        raise UsageError("compose train: --relabel and --vae set up a new run; a resumed run keeps its own "
+                         "(saved in its config.json)")
+    if args.relabel:
         given["relabel"] = _relabel_map(args.relabel)
-    if args.vae is not None and not args.resume:
+    if args.vae is not None:
         from compose.model.bundle import stable_diffusion_config
 
         given["model"] = stable_diffusion_config(str(args.vae))
@@ -370,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--steps", type=int, default=25)
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
-    sub.add_argument("--repair", type=int, default=0, metavar="N", help="check the picture and repair what is "
-                     "wrong, up to N rounds (compose methods; the rounds go into OUT.json)")
+    sub.add_argument("--repair", type=int, default=None, metavar="N", help="check the picture and repair what is "
+                     "wrong, up to N rounds (compose methods; the rounds go into OUT.json; 0: no repair)")
     sub.add_argument("--negative", default=None, metavar="TEXT",
                      help="a negative prompt, added to the prompt's own negations (\"no stars\")")
     sub.add_argument("--background", default=None, metavar="TEXT",

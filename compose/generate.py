@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # check and repair (compose.checking).
 COMPOSE_METHODS = {
     "compose": ComposeConfig(),
-    "compose-stage1": ComposeConfig(refine=False),
+    "compose-stage1": ComposeConfig(refine=False),  # the same as "compose" while its default leaves stage 2 off
     "compose-stages12": ComposeConfig(refine=True),
     "compose-bounded": ComposeConfig(bounded_self_attention=0.4),
     "compose-guided": ComposeConfig(attention_guidance=0.4),
@@ -125,6 +125,8 @@ class Generator:
             raise ValueError("give a prompt or a layout file")
         if not 1 <= steps <= 1000:
             raise ValueError(f"--steps {steps}: give between 1 and 1000 denoising steps")
+        if repair_rounds is not None and not 0 <= repair_rounds <= 10:
+            raise ValueError(f"--repair {repair_rounds}: give 0 to 10 rounds of check and repair")
         if repair_rounds and method == "plain":
             raise ValueError("--repair: the plain method has no layout to repair against; use a compose method")
         timings: dict[str, float] = {}

@@ -98,7 +98,7 @@ class ComposePipeline:
                    bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
                    region_prefix=bundle.region_prefix, world=bundle.world)
 
-    def check_inputs(self, prompts, layouts, seeds, steps, config, size):
+    def check_inputs(self, prompts, layouts, seeds, steps, config, size, checker=None):
         if prompts is None and layouts is None:
             raise ValueError("give prompt= (text, or a list of texts) or layout= (a Layout, or a list of them)")
         count = len(prompts) if prompts is not None else len(layouts)
@@ -112,6 +112,9 @@ class ComposePipeline:
             raise ValueError(f"steps {steps}: give between 1 and 1000 denoising steps")
         config.check()
         check_size(size, self.bundle.codec.downscale)
+        if config.repair_rounds and checker is None:
+            raise ValueError(f"repair_rounds {config.repair_rounds}: give checker= (compose.checking: ShapesChecker, "
+                             "DetectorChecker) to read the pictures back, or set repair_rounds to 0")
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
@@ -141,7 +144,7 @@ class ComposePipeline:
         seeds = [int(seed)] if isinstance(seed, numbers.Integral) else [int(value) for value in seed]
         bundle = self.bundle
         size = size or bundle.native_size
-        count = self.check_inputs(prompts, layouts, seeds, steps, config, size)
+        count = self.check_inputs(prompts, layouts, seeds, steps, config, size, checker)
         if prompts is not None:
             from compose.parsing import parse
 
@@ -196,7 +199,7 @@ class ComposePipeline:
         total = steps + (self._refine_step_count(steps, config.refine_strength) if config.refine else 0)
         bar = tqdm(total=total, desc="compose", unit="step", disable=not progress, leave=False)
         if not config.masked_cross_attention:  # every token everywhere: placement left to guidance alone
-            coverage = uncondition_coverage = None
+            coverage, uncondition_coverage = seen_everywhere(coverage), seen_everywhere(uncondition_coverage)
         masked = guided_control(coverage, uncondition_coverage)
         bounded_steps = int(round(steps * config.bounded_self_attention))
         if bounded_steps:
@@ -282,6 +285,9 @@ class ComposePipeline:
             if check.passed or round_index == config.repair_rounds:
                 rounds.append(RepairRound(check))
                 return image, rounds
+            if not check.problems:  # wrong, but nothing the checker can point at: redrawing would change nothing
+                rounds.append(RepairRound(check))
+                return image, rounds
             redraw = [problem for problem in check.problems if problem.region is not None]
             erase = [problem for problem in check.problems if problem.region is None]
             canvas = self.bundle.empty_canvas(size)
@@ -321,7 +327,8 @@ class ComposePipeline:
         bundle = self.bundle
         owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
         object_maps = torch.stack([maps[image][k] for image, k in owners])  # (N, side, side)
-        generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k]) for image, k in owners]
+        # Offset from stage 2's seeds (which are object_seeds themselves), so the two never share noise.
+        generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k] + 500) for image, k in owners]
         scheduler = bundle.make_scheduler(self.sampler)
         scheduler.set_timesteps(steps)
         latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
@@ -378,6 +385,12 @@ class ComposePipeline:
             paste = keep[row]
             result[image] = paste * refined[row] + (1 - paste) * result[image]
         return result
+
+
+def seen_everywhere(coverage: torch.Tensor) -> torch.Tensor:
+    """Coverage without the masks: a token seen anywhere is seen everywhere, a padding token (an unused
+    phrase slot, a surplus empty-prompt copy) still nowhere, so a picture draws the same in any batch."""
+    return (coverage.amax(dim=(-2, -1), keepdim=True) > 0).to(coverage.dtype).expand_as(coverage).contiguous()
 
 
 def _stage_callback(callback: Callable[[str, int, torch.Tensor], None] | None, stage: str):

@@ -34,6 +34,7 @@ import torch
 
 from compose.checkpoints import (checkpoint_folder, drop_log_after, has_checkpoint, load_optimizer_tensors,
                                  optimizer_tensors, read_checkpoint, write_checkpoint)
+from compose.files import write_atomically
 from compose.model.bundle import (ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model, save_bundle,
                                   save_stable_diffusion)
 from compose.shapes.data import TRAINING_MIX, DataMix, sample_at, stream_seed
@@ -114,6 +115,10 @@ class TrainConfig:
             (self.mixed_precision in ("no", "bf16", "fp16"), f"--mixed-precision {self.mixed_precision!r}: "
              "choose no, bf16 or fp16"),
             (self.budget_minutes is None or self.budget_minutes > 0, f"--budget {self.budget_minutes}: must be positive"),
+            (self.threads is None or self.threads >= 1, f"--threads {self.threads}: give 1 or more"),
+            (all(isinstance(k, str) and isinstance(v, str) and k.isalpha() and v.isalpha() and k != v
+                 for k, v in self.relabel.items()), f"relabel {self.relabel}: map words to other words, "
+             "e.g. {'star': 'diamond'}"),
             (self.model.vae is None or self.region_fraction == 0, f"--region-fraction {self.region_fraction}: a "
              "Stable Diffusion-format model (--vae) trains on whole captions only; give 0"),
         ]
@@ -350,8 +355,8 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
                     verdict = score_image(case["scene"], image, layout=case["layout"])
                     results.setdefault(kind, []).append(bool(verdict.correct_strict))
                     if kind == "single":
-                        group = case["scene"].objects[0]
-                        for concept in (f"shape:{group.noun}", f"color:{group.color}"):
+                        asked = case["scene"].objects[0]
+                        for concept in (f"shape:{asked.noun}", f"color:{asked.color}"):
                             per_concept.setdefault(concept, []).append(bool(verdict.correct_strict))
     finally:
         for module, training in modes:
@@ -427,8 +432,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     from compose.sampling import encode_prompts
 
     folder = Path(config.output)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     if resume:
         if not has_checkpoint(folder):
             raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
@@ -446,8 +449,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         config = TrainConfig.from_dict(saved)
     elif (folder / "checkpoint").exists() or (folder / "checkpoint.old").exists():
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
-    config.check()
     start = _initial_model(config) if config.init_from and not resume else None
+    if start is not None and config.model.vae is not None and config.region_fraction:
+        raise ValueError(f"--init-from {config.init_from}: a Stable Diffusion-format model trains on whole captions "
+                         f"only; give --region-fraction 0 (not {config.region_fraction})")
+    config.check()
+    if config.threads:
+        torch.set_num_threads(config.threads)
 
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
@@ -461,7 +469,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         tokenizer = start.tokenizer if start is not None else build_tokenizer(config.model.region_prefix)
         if main:
             tokenizer.save_pretrained(folder / "tokenizer")
-            (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+            write_atomically(folder / "config.json", json.dumps(config.to_dict(), indent=2))
 
     with torch.random.fork_rng(devices=[]):  # identical initial weights in every process; global RNG untouched
         torch.manual_seed(config.seed)
@@ -600,7 +608,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 logger.info("budget of %.1f min: %.2f steps/s, training to step %d", config.budget_minutes, rate,
                             config.steps)
                 if main:
-                    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+                    write_atomically(folder / "config.json", json.dumps(config.to_dict(), indent=2))
             if config.budget_minutes and state["step"] == budget_probe_start:
                 budget_clock = time.time()
             if state["step"] % 25 == 0 or state["step"] == config.steps:
@@ -694,7 +702,7 @@ def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = Tru
     from transformers import CLIPTokenizer
 
     run_folder = Path(run_folder)
-    checkpoint = run_folder / "checkpoint"
+    checkpoint = checkpoint_folder(run_folder)  # checkpoint.old after a stop between its two renames
     if not (checkpoint / "trainer_state.json").is_file():
         raise ValueError(f"{run_folder}: no checkpoint to export (checkpoint/trainer_state.json is missing)")
     config = TrainConfig.from_dict(json.loads((run_folder / "config.json").read_text(encoding="utf-8")))
@@ -714,6 +722,6 @@ def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = Tru
                          "ema": use_ema, "earlier_training": state.get("earlier_training", [])}}
     if isinstance(bundle.codec, VaeCodec):
         folder = save_stable_diffusion(bundle, output)
-        (folder / TRAINING_RECORD).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        write_atomically(folder / TRAINING_RECORD, json.dumps(info, indent=2) + "\n")
         return folder
     return save_bundle(bundle, output, info=info)

@@ -28,6 +28,7 @@ import torch
 
 from compose.checkpoints import (drop_log_after, has_checkpoint, load_optimizer_tensors, optimizer_tensors,
                                  read_checkpoint, write_checkpoint)
+from compose.files import write_atomically
 from compose.shapes.data import DataMix, sample_at, stream_seed
 from compose.training import learning_rate_at
 
@@ -114,6 +115,8 @@ class VaeTrainConfig:
             (self.mixed_precision in ("no", "bf16"), f"--mixed-precision {self.mixed_precision!r}: choose no or bf16"),
             (self.validation_scenes >= 1, f"validation_scenes {self.validation_scenes}: give at least 1"),
             (self.checkpoint_minutes > 0, f"--checkpoint-minutes {self.checkpoint_minutes}: must be positive"),
+            (self.validate_every >= 0, f"--validate-every {self.validate_every}: must be 0 (never) or more"),
+            (self.threads is None or self.threads >= 1, f"--threads {self.threads}: give 1 or more"),
         ]
         for holds, message in rules:
             if not holds:
@@ -202,7 +205,7 @@ def train_vae(config: VaeTrainConfig, resume: bool = False) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    write_atomically(folder / "config.json", json.dumps(config.to_dict(), indent=2))
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -343,5 +346,5 @@ def export_vae(run_folder: str | Path, output: str | Path, dtype: torch.dtype = 
                          "wall_seconds": round(state["elapsed_seconds"], 1)},
             "scaling_factor": {"value": round(scaling, 5), "measured_on": f"{pictures} random renders (1-8 "
                                "objects), 1 / std of posterior samples"}}
-    (output / "compose_vae.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_atomically(output / "compose_vae.json", json.dumps(info, indent=2) + "\n")
     return output

@@ -201,6 +201,9 @@ def test_an_object_shaded_with_a_neighbouring_hue_reads_as_one_object_of_its_mai
     touching = render([ShapeInstance("star", "yellow", (0.1, 0.3, 0.5, 0.7)),
                        ShapeInstance("square", "blue", (0.5, 0.35, 0.8, 0.65))], 64)
     assert sorted((item.shape, item.color) for item in detect(touching)) == [("square", "blue"), ("star", "yellow")]
+    beside = render([ShapeInstance("square", "yellow", (0.2, 0.2, 0.6, 0.6)),
+                     ShapeInstance("circle", "orange", (0.6, 0.3, 0.75, 0.45))], 64)  # touching, a layout may ask it
+    assert sorted((item.shape, item.color) for item in detect(beside)) == [("circle", "orange"), ("square", "yellow")]
     pair = render([ShapeInstance("square", "yellow", (0.1, 0.3, 0.45, 0.65)),
                    ShapeInstance("square", "orange", (0.45, 0.3, 0.8, 0.65))], 64)
     assert sorted(item.color for item in detect(pair)) == ["orange", "yellow"], "two halves are two objects"

@@ -114,3 +114,5 @@ def test_guided_and_bounded_methods_draw_deterministic_pictures(config, tmp_path
     stage_one = pipeline(prompt=prompt, seed=3, steps=4).images[0]
     assert np.array_equal(first, again)
     assert not np.array_equal(first, stage_one), "the mechanism changes the picture"
+    batched = pipeline(prompt=[prompt, "a red circle and two blue squares"], seed=[3, 4], steps=4, config=config)
+    assert np.abs(batched.images[0].astype(int) - first.astype(int)).max() <= 2, "a batch item draws as alone"

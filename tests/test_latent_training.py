@@ -133,3 +133,18 @@ def test_init_from_a_stable_diffusion_folder_of_ours(tmp_path, tiny_vae):
     train(config)
     saved = TrainConfig.saved(tmp_path / "more")
     assert saved.model.vae == str(folder / "vae") and saved.model.block_out_channels == (32, 32)
+
+
+def test_init_from_a_stable_diffusion_folder_refuses_region_batches(tmp_path, tiny_vae):
+    train(latent_config(tmp_path / "run", 1, tiny_vae))
+    folder = export_model(tmp_path / "run", tmp_path / "model")
+    config = latent_config(tmp_path / "more", 1, tiny_vae)
+    config.init_from, config.region_fraction = str(folder), 0.5
+    with pytest.raises(ValueError, match="whole captions only"):
+        train(config)
+
+
+def test_export_finds_the_previous_checkpoint_after_a_stop_between_renames(tmp_path, tiny_vae):
+    train(latent_config(tmp_path / "run", 1, tiny_vae))
+    (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")
+    assert (export_model(tmp_path / "run", tmp_path / "model") / "unet").is_dir()

@@ -188,3 +188,13 @@ def test_repair_fixes_a_crowded_picture_of_the_bundled_model():
     assert score(repaired.scene, detect(repaired.image)).correct_strict
     assert repaired.repairs[-1].check.passed and 2 <= len(repaired.repairs) <= 4
     assert repaired.to_dict()["repair_rounds"][0]["problems"], "the record says what was wrong"
+
+
+def test_a_failed_check_that_names_nothing_ends_the_rounds_and_repair_needs_a_checker(pipeline):
+    prompt = "a red circle to the left of a blue square"
+    vague = Check(passed=False, problems=(), details=("relation_failed: ...",))
+    output = pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
+                      checker=ScriptedChecker([vague, vague]))
+    assert [item.check.passed for item in output.repairs[0]] == [False] and output.repairs[0][0].image is None
+    with pytest.raises(ValueError, match="give checker="):
+        pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=1))

@@ -213,7 +213,7 @@ def test_degraded_concepts_are_flagged_against_their_best_so_far():
 
 def test_validation_logs_per_concept_accuracies(tmp_path):
     config = tiny_config(tmp_path / "run", 2)
-    config.validate_every, config.validation_seeds = 2, 1
+    config.validate_every, config.validation_seeds = 2, 2  # 60 single cases: more than one batch of 32
     train(config)
     records = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     validation = next(record for record in records if "validation" in record)
@@ -238,3 +238,19 @@ def test_relabel_flag_is_checked(capsys):
 
     assert main(["train", "--out", "unused", "--relabel", "star"]) == 2
     assert "write OLD=NEW" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--out", "unused", "--threads", "-1"], "--threads -1"),
+    (["train", "--out", "unused", "--resume", "--relabel", "star=diamond"], "a resumed run keeps its own"),
+    (["train-vae", "--out", "unused", "--validate-every", "-1"], "--validate-every -1"),
+    (["audit", "--compositional", "-1"], "--compositional -1"),
+    (["generate", "a red circle", "--repair", "-1"], "--repair -1"),
+])
+def test_bad_training_and_audit_flags_are_one_line_errors(tmp_path, capsys, argv, message):
+    from compose.cli import main
+
+    argv = [str(tmp_path / part) if part == "unused" else part for part in argv]
+    assert main(argv + ([] if argv[0] != "generate" else ["-o", str(tmp_path / "x.png")])) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -133,6 +133,8 @@ def audit(model: str | None = None, seeds: int = 4, steps: int = 25, guidance: f
         raise ValueError(f"--seeds {seeds}: give at least 1")
     if not 0 < threshold <= 1:
         raise ValueError(f"--threshold {threshold}: give an accuracy in (0, 1]")
+    if compositional < 0:
+        raise ValueError(f"--compositional {compositional}: give 0 (none) or more prompts per suite")
     if generator is None:
         from compose.generate import Generator
 

@@ -100,7 +100,7 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
     if result.attention is not None:
         record["attention_in_region"] = result.attention.mean_in_region
     if result.repairs:
-        record["repair_rounds"] = len(result.repairs) - 1
+        record["repair_round_count"] = len(result.repairs) - 1
     return {**record, "correct_strict": verdict.correct_strict, "correct_lenient": verdict.correct_lenient,
             "fidelity": fidelity(result.image, detections).to_dict(),
             "failure_kinds": list(verdict.kinds), "reasons": list(verdict.reasons),

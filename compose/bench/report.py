@@ -305,7 +305,7 @@ def _quality_html(summary: Summary) -> str:
             + "</table><p class='meta'>Medians per picture, in levels of 255: the mean difference to a clean render of "
               "exactly the objects read back, and the background's mean distance from white (compose.shapes.fidelity). "
               "Attention in region: the mean share of each object's cross-attention inside its region (runs with "
-              "--attention; plain against the layout compose plans).</p>")
+              "--attention; plain against the layout compose plans; under compose's masks most of it is the mask at work).</p>")
 
 
 def _figure(record: dict[str, Any] | None, seed: int) -> str:

@@ -230,7 +230,7 @@ def _quality(records: list[dict[str, Any]], suites: list[Suite], methods: list[s
     def figures(cell: list[dict[str, Any]]) -> dict[str, float | None]:
         drawn = [record for record in cell if record.get("fidelity")]
         shares = [record["attention_in_region"] for record in cell if record.get("attention_in_region") is not None]
-        rounds = [record["repair_rounds"] for record in cell if "repair_rounds" in record]
+        rounds = [record["repair_round_count"] for record in cell if "repair_round_count" in record]
         return {
             "median_render_difference": statistics.median(r["fidelity"]["render_difference"] for r in drawn) if drawn else None,
             "median_background_error": statistics.median(r["fidelity"]["background_error"] for r in drawn) if drawn else None,

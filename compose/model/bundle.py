@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from compose.files import write_atomically
+
 logger = logging.getLogger(__name__)
 
 BUNDLED_NAME = "shapes-v2"
@@ -266,7 +268,7 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
             "codec": {"type": "pixel_fold", "fold": bundle.codec.fold}, "native_size": bundle.native_size,
             "text_length": bundle.text_length, "phrase_length": bundle.phrase_length,
             "region_prefix": bundle.region_prefix, **({"world": bundle.world} if bundle.world else {})}
-    (folder / "compose_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_atomically(folder / "compose_model.json", json.dumps(meta, indent=2) + "\n")
     return folder
 
 
@@ -298,7 +300,7 @@ def save_stable_diffusion(bundle: ModelBundle, folder: str | Path, dtype: torch.
     text_config = folder / "text_encoder" / "config.json"
     values = json.loads(text_config.read_text(encoding="utf-8"))
     values["dtype"] = "float32"
-    text_config.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    write_atomically(text_config, json.dumps(values, indent=2) + "\n")
     return folder
 
 
@@ -403,7 +405,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
         bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                              scheduler_config=scheduler_config, codec=codec, name=path.name,
                              native_size=int(unet.config.sample_size) * codec.downscale,
-                             text_length=text_length, phrase_length=min(text_length, 20), info={})
+                             text_length=text_length, phrase_length=min(text_length, SD_PHRASE_LENGTH), info={})
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")

@@ -4,7 +4,9 @@
 - `conditioning`: the region-masked token sequence (each phrase on its own, seen only in its region) and
   the matching unconditional tokens with the negative prompt;
 - `attention`: the one attention processor, steered per UNet call by a `RegionControl` (masked
-  cross-attention; bounded self-attention between objects).
+  cross-attention; bounded self-attention between objects; recording attention maps);
+- `guidance`: attention guidance, a loss on the recorded maps that moves the latents early on;
+- `explain`: the recorded maps per object and word, and the figure of `compose explain`.
 The compose pipeline (compose.pipeline) combines them into stages; training uses the same pieces.
 """
 

@@ -39,7 +39,8 @@ REGIONS_KEYWORD = "regions"
 
 @dataclass
 class AttentionRecorder:
-    """Cross-attention maps per token group, summed over heads, layers and calls at each resolution.
+    """Cross-attention maps per token group, averaged over heads and summed over layers and calls at each
+    resolution (`maps` turns the sums into means).
 
     `groups` (T, G): how much token t belongs to group g (1 for an object's phrase tokens). `sums[side]`
     is (B, G, side, side): the attention probability of each group's tokens at each position, summed over

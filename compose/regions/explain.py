@@ -8,6 +8,12 @@ conditional branch; this module turns the sums into `AttentionMaps`: one map per
 tokens' maps summed: under compose an instance's own phrase slot, under plain the group's words in the
 whole prompt) and one per word, at the picture's resolution, with each group's in-region share: the
 part of its attention that falls inside its region (the union of its instances' boxes).
+
+Read the share with its mechanism in mind: under masked cross-attention a phrase's tokens get exactly
+zero attention where their (pooled) region does not reach, so most of compose's share is the mask at
+work; what remains outside comes from the coarse layers' cells and the upsampling. Under plain nothing
+steers the words, so its share says how far the model put them where compose would. The maps are stage
+1's (a method that refines or repairs afterwards redraws parts of the picture they are laid over).
 """
 
 from __future__ import annotations

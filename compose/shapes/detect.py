@@ -209,10 +209,15 @@ NEIGHBOUR_HUES = (frozenset({"yellow", "orange"}), frozenset({"orange", "red"}),
 MERGE_MINORITY = 0.35  # merged only while the other colour holds less than this share of the blob
 
 
+MERGE_INSIDE = 0.7  # ... and while this share of it lies inside the main colour's box: shading, not a neighbour
+
+
 def merge_shaded_objects(pixels: PixelClasses) -> PixelClasses:
-    """The pixel reading with every connected foreground blob that mixes two neighbouring hues, the lesser
-    under MERGE_MINORITY of its pixels, read as one object of its main colour. Objects of a render never
-    touch (shapes world spec: boxes 0.05 apart), so renders read exactly as before."""
+    """The pixel reading with every connected foreground blob that mixes two neighbouring hues read as one
+    object of its main colour, when the lesser colour holds under MERGE_MINORITY of its pixels and lies
+    mostly (MERGE_INSIDE) within the main colour's bounding box, grown by a pixel: shading on an object's
+    flank. A separate object that touches it (a layout file may let regions touch) sticks out of that box
+    and stays an object of its own. Objects of a planned render never touch, so they read as before."""
     foreground = pixels.foreground.astype(np.uint8)
     count, blobs = cv2.connectedComponents(foreground, connectivity=8)
     color_index = pixels.color_index.copy()
@@ -224,7 +229,13 @@ def merge_shaded_objects(pixels: PixelClasses) -> PixelClasses:
         names = frozenset(COLOR_NAMES[number] for number in colours)
         if names not in NEIGHBOUR_HUES or shares.min() / shares.sum() >= MERGE_MINORITY:
             continue
-        color_index[inside] = colours[shares.argmax()]
+        main, lesser = colours[shares.argmax()], colours[shares.argmin()]
+        rows, columns = np.nonzero(inside & (color_index == main))
+        top, bottom, left, right = rows.min() - 1, rows.max() + 1, columns.min() - 1, columns.max() + 1
+        lesser_rows, lesser_columns = np.nonzero(inside & (color_index == lesser))
+        within = ((lesser_rows >= top) & (lesser_rows <= bottom) & (lesser_columns >= left) & (lesser_columns <= right))
+        if within.mean() >= MERGE_INSIDE:
+            color_index[inside] = main
     return PixelClasses(color_index=color_index, projections=pixels.projections)
 
 
