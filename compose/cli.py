@@ -164,11 +164,8 @@ def command_explain(args) -> int:
     generator = Generator(args.model, device=args.device, sampler=args.sampler, progress=not args.quiet)
     result = generator(prompt=prompt, method=args.method, seed=args.seed, steps=args.steps, guidance=args.guidance,
                        size=parse_size(args.size), attention=True)
-    layout, layout_title = result.layout, "layout"
-    if layout is None and result.scene is not None and result.scene.objects:  # plain: the plan its shares use
-        from compose import plan
-
-        layout, layout_title = plan(result.scene, seed=args.seed), "compose's plan (not used)"
+    layout = result.attention.layout  # for plain: the plan its shares are measured against, not drawn from
+    layout_title = "layout" if result.layout is not None else "compose's plan (not used)"
     figure = draw_explanation(result.image, layout, result.attention, title=f"{args.method}: {prompt}",
                               layout_title=layout_title)
     buffer = io.BytesIO()

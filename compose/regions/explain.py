@@ -38,6 +38,7 @@ class AttentionMaps:
     words: np.ndarray
     tokens: tuple[str, ...]
     in_region: tuple[float | None, ...]
+    layout: object | None = None  # the layout the shares were measured against (for plain: compose's plan)
 
     @property
     def mean_in_region(self) -> float | None:
@@ -106,7 +107,7 @@ def explain_regions(word_maps: torch.Tensor, tokenizer, token_ids: list[int], ph
         keys.append(key)
     regions = group_regions(layout, size)
     return _maps(objects, phrases, word_maps[keep], [tokenizer.convert_ids_to_tokens(token_ids[i]) for i in keep],
-                 [regions[key] for key in keys])
+                 [regions[key] for key in keys], layout)
 
 
 def explain_prompt(word_maps: torch.Tensor, tokenizer, token_ids: list[int], scene, layout, size: int) -> AttentionMaps:
@@ -123,16 +124,16 @@ def explain_prompt(word_maps: torch.Tensor, tokenizer, token_ids: list[int], sce
     by_group = group_regions(layout, size) if layout is not None else {}
     regions = [by_group.get(group.id) for group in (scene.objects if scene is not None else ())]
     return _maps(objects, phrases, word_maps[keep], [tokenizer.convert_ids_to_tokens(token_ids[i]) for i in keep],
-                 regions)
+                 regions, layout)
 
 
-def _maps(objects, phrases, words, tokens, regions) -> AttentionMaps:
+def _maps(objects, phrases, words, tokens, regions, layout) -> AttentionMaps:
     shares = tuple(in_region_share(attention, region) if region is not None else None
                    for attention, region in zip(objects, regions))
     size = words.shape[-1]
     stacked = torch.stack(objects).float().numpy() if objects else np.zeros((0, size, size), np.float32)
     return AttentionMaps(objects=stacked, phrases=tuple(phrases), words=words.float().numpy(),
-                         tokens=tuple(token.replace("</w>", "") for token in tokens), in_region=shares)
+                         tokens=tuple(token.replace("</w>", "") for token in tokens), in_region=shares, layout=layout)
 
 
 def draw_explanation(image: np.ndarray, layout, maps: AttentionMaps, title: str = "", layout_title: str = "layout"):
