@@ -25,6 +25,8 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 MATCH_IOU = 0.3  # a detection this close to a region's box is that region's object (boxes fractions of the canvas)
+LOOSE_IOU = 0.6  # when a relation fails, a matched object overlapping its box less than this is redrawn
+PLACEMENT_KINDS = {"relation_failed", "location_failed", "layout_iou"}
 
 
 @dataclass(frozen=True)
@@ -85,20 +87,34 @@ def region_problems(layout, matched: dict[int, int]) -> list[Problem]:
             for index, region in enumerate(layout.regions) if index not in matched]
 
 
+def loosely_placed(layout, boxes: list[Box], matched: dict[int, int]) -> list[Problem]:
+    """Every object is there, yet a relation or location fails: some drawn box strays from its region.
+    The regions whose object (boxes[matched[region]]) overlaps its box least (IoU under LOOSE_IOU, else
+    the single lowest) are the ones to redraw in place."""
+    overlaps = {region: box_iou(layout.regions[region].box, boxes[detection]) for region, detection in matched.items()}
+    loose = [region for region, iou in overlaps.items() if iou < LOOSE_IOU] or \
+        ([min(overlaps, key=overlaps.get)] if overlaps else [])
+    return [Problem(region, layout.regions[region].box, f"region {region} ({layout.regions[region].phrase!r}): drawn "
+                    f"off its box (IoU {overlaps[region]:.2f}), so a relation or location fails") for region in sorted(loose)]
+
+
 class ShapesChecker:
     """The shapes world's detector and scorer as a checker (see the module docstring)."""
 
     def check(self, image: np.ndarray, scene, layout) -> Check:
         from compose.shapes.detect import detect
-        from compose.shapes.score import score
+        from compose.shapes.score import negation_matches, score
 
         found = detect(image)
         verdict = score(scene, found, None)
         groups = {group.id: group for group in scene.objects}
 
+        def negated(item) -> bool:
+            return any(negation_matches(negation, item) for negation in scene.negations)
+
         def fits(region_index: int, item) -> bool:
             group = groups.get(layout.regions[region_index].group)
-            if group is None:
+            if group is None or negated(item):  # "three circles and no red circles": a red one is not one of them
                 return False
             return item.shape == group.noun and (group.color is None or item.color == group.color)
 
@@ -106,6 +122,8 @@ class ShapesChecker:
         problems = region_problems(layout, matched)
         problems += [Problem(None, found[d].box, f"{found[d].color} {found[d].shape} at "
                              f"{tuple(round(v, 2) for v in found[d].box)} is not asked for there") for d in unmatched]
+        if not verdict.correct_strict and not problems and set(verdict.kinds) & PLACEMENT_KINDS:
+            problems = loosely_placed(layout, [item.box for item in found], matched)
         passed = verdict.correct_strict and not problems
         return Check(passed=passed, problems=tuple(problems) if not passed else (), details=verdict.reasons)
 

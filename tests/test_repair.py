@@ -198,3 +198,27 @@ def test_a_failed_check_that_names_nothing_ends_the_rounds_and_repair_needs_a_ch
     assert [item.check.passed for item in output.repairs[0]] == [False] and output.repairs[0][0].image is None
     with pytest.raises(ValueError, match="give checker="):
         pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=1))
+
+
+def test_the_shapes_checker_names_a_member_in_a_negated_colour():
+    from compose.shapes.render import ShapeInstance, render
+
+    scene, layout = planned("three circles and no red circles")
+    instances = [ShapeInstance("circle", "blue", region.box) for region in layout.regions]
+    assert ShapesChecker().check(render(instances, 128), scene, layout).passed
+    instances[1] = ShapeInstance("circle", "red", instances[1].box)  # one member in a forbidden colour
+    check = ShapesChecker().check(render(instances, 128), scene, layout)
+    assert not check.passed and 1 in [problem.region for problem in check.problems]
+
+
+
+def test_a_failed_relation_with_every_object_there_redraws_the_loosest_placed_ones():
+    from compose.checking import loosely_placed
+
+    layout = Layout(regions=(Region("a red circle", (0.1, 0.1, 0.4, 0.4), group=0),
+                             Region("a blue square", (0.6, 0.6, 0.9, 0.9), group=1)))
+    boxes = [(0.6, 0.62, 0.9, 0.92), (0.22, 0.1, 0.52, 0.4)]  # detection 0 = the square, 1 = the circle, shifted
+    problems = loosely_placed(layout, boxes, {0: 1, 1: 0})
+    assert [problem.region for problem in problems] == [0] and "IoU 0.43" in problems[0].reason
+    snug = loosely_placed(layout, [(0.6, 0.6, 0.9, 0.9), (0.12, 0.1, 0.42, 0.4)], {0: 1, 1: 0})
+    assert [problem.region for problem in snug] == [0], "none loose: the lowest overlap is redrawn"

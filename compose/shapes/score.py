@@ -261,7 +261,7 @@ def _check_counts(shape: str, groups: list[ObjectGroup], detections: list[ShapeI
 def _negation_failures(negations: Sequence[Negation], detections: list[ShapeInstance]) -> list[Failure]:
     failures = []
     for negation in negations:
-        matches = [item for item in detections if _negation_matches(negation, item)]
+        matches = [item for item in detections if negation_matches(negation, item)]
         if matches:
             what = " ".join(word for word in (negation.color, negation.noun or "shape") if word)
             seen = ", ".join(f"{item.color} {item.shape}" for item in matches)
@@ -269,7 +269,8 @@ def _negation_failures(negations: Sequence[Negation], detections: list[ShapeInst
     return failures
 
 
-def _negation_matches(negation: Negation, item: ShapeInstance) -> bool:
+def negation_matches(negation: Negation, item: ShapeInstance) -> bool:
+    """Whether `item` is a thing `negation` forbids ("no red shapes" forbids a red circle)."""
     noun_matches = negation.noun is None or negation.noun in GENERIC_NOUNS or negation.noun == item.shape
     return noun_matches and (negation.color is None or negation.color == item.color)
 
@@ -283,7 +284,7 @@ def _extra_failures(scene: Scene, detections: list[ShapeInstance],
             continue
         wanted = any(group.noun == item.shape and group.color in (None, item.color)
                      for group in scene.objects)
-        negated = any(_negation_matches(negation, item) for negation in scene.negations)
+        negated = any(negation_matches(negation, item) for negation in scene.negations)
         if not wanted and not negated:
             center_x, center_y = world.box_center(item.box)
             failures.append(Failure("extra_object", f"a {item.color} {item.shape} at "
