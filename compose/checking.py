@@ -7,7 +7,7 @@ their boxes. The repair loop (compose.pipeline, `ComposeConfig.repair_rounds`) r
 
 - `ShapesChecker`: the shapes world's exact detector and scorer (compose.shapes): a region holds its
   object when a detection of its group's shape (and colour, when the group names one) overlaps the
-  region's box with IoU >= MATCH_IOU, each detection serving one region; the picture passes when the
+  region's box with IoU >= `match_iou` (0.3), each detection serving one region; the picture passes when the
   scorer's strict rule holds.
 - `DetectorChecker`: any open-vocabulary detector behind the transformers "zero-shot-object-detection"
   pipeline (OWL-ViT, OWLv2, Grounding DINO): each region's phrase is a query; a region holds its object
@@ -67,15 +67,16 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match_regions(layout, detections: list[tuple[Box, object]], fits) -> tuple[dict[int, int], list[int]]:
+def match_regions(layout, detections: list[tuple[Box, object]], fits,
+                  match_iou: float = MATCH_IOU) -> tuple[dict[int, int], list[int]]:
     """Give each layout region at most one detection that `fits(region_index, label)` and overlaps its box
-    with IoU >= MATCH_IOU, best overlaps first; returns (region -> detection, unmatched detections)."""
+    with IoU >= match_iou, best overlaps first; returns (region -> detection, unmatched detections)."""
     pairs = sorted(((box_iou(region.box, box), r, d) for r, region in enumerate(layout.regions)
                     for d, (box, label) in enumerate(detections) if fits(r, label)), reverse=True)
     matched: dict[int, int] = {}
     used: set[int] = set()
     for iou, region, detection in pairs:
-        if iou < MATCH_IOU or region in matched or detection in used:
+        if iou < match_iou or region in matched or detection in used:
             continue
         matched[region] = detection
         used.add(detection)
@@ -87,19 +88,27 @@ def region_problems(layout, matched: dict[int, int]) -> list[Problem]:
             for index, region in enumerate(layout.regions) if index not in matched]
 
 
-def loosely_placed(layout, boxes: list[Box], matched: dict[int, int]) -> list[Problem]:
+def loosely_placed(layout, boxes: list[Box], matched: dict[int, int], loose_iou: float = LOOSE_IOU) -> list[Problem]:
     """Every object is there, yet a relation or location fails: some drawn box strays from its region.
-    The regions whose object (boxes[matched[region]]) overlaps its box least (IoU under LOOSE_IOU, else
+    The regions whose object (boxes[matched[region]]) overlaps its box least (IoU under `loose_iou`, else
     the single lowest) are the ones to redraw in place."""
     overlaps = {region: box_iou(layout.regions[region].box, boxes[detection]) for region, detection in matched.items()}
-    loose = [region for region, iou in overlaps.items() if iou < LOOSE_IOU] or \
+    loose = [region for region, iou in overlaps.items() if iou < loose_iou] or \
         ([min(overlaps, key=overlaps.get)] if overlaps else [])
     return [Problem(region, layout.regions[region].box, f"region {region} ({layout.regions[region].phrase!r}): drawn "
                     f"off its box (IoU {overlaps[region]:.2f}), so a relation or location fails") for region in sorted(loose)]
 
 
 class ShapesChecker:
-    """The shapes world's detector and scorer as a checker (see the module docstring)."""
+    """The shapes world's detector and scorer as a checker (see the module docstring). `match_iou`: how
+    much a detection must overlap a region's box to be its object; `loose_iou`: below this overlap a
+    matched object is redrawn when a relation or location fails."""
+
+    def __init__(self, match_iou: float = MATCH_IOU, loose_iou: float = LOOSE_IOU):
+        if not 0 < match_iou <= loose_iou <= 1:
+            raise ValueError(f"ShapesChecker(match_iou={match_iou}, loose_iou={loose_iou}): give 0 < match_iou <= "
+                             "loose_iou <= 1")
+        self.match_iou, self.loose_iou = match_iou, loose_iou
 
     def check(self, image: np.ndarray, scene, layout) -> Check:
         from compose.shapes.detect import detect
@@ -118,12 +127,12 @@ class ShapesChecker:
                 return False
             return item.shape == group.noun and (group.color is None or item.color == group.color)
 
-        matched, unmatched = match_regions(layout, [(item.box, item) for item in found], fits)
+        matched, unmatched = match_regions(layout, [(item.box, item) for item in found], fits, self.match_iou)
         problems = region_problems(layout, matched)
         problems += [Problem(None, found[d].box, f"{found[d].color} {found[d].shape} at "
                              f"{tuple(round(v, 2) for v in found[d].box)} is not asked for there") for d in unmatched]
         if not verdict.correct_strict and not problems and set(verdict.kinds) & PLACEMENT_KINDS:
-            problems = loosely_placed(layout, [item.box for item in found], matched)
+            problems = loosely_placed(layout, [item.box for item in found], matched, self.loose_iou)
         passed = verdict.correct_strict and not problems
         return Check(passed=passed, problems=tuple(problems) if not passed else (), details=verdict.reasons)
 
