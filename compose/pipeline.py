@@ -229,7 +229,7 @@ class ComposePipeline:
 
         # 6. Stage 2: every object of every picture refined in one batch, then pasted back.
         if config.refine and config.refine_strength > 0:
-            latents = self._refine(latents, phrases, maps, object_seeds, background_text, negatives, steps,
+            latents = self.refine_objects(latents, phrases, maps, object_seeds, background_text, negatives, steps,
                                    guidance, config.refine_strength, config.refine_dilation, callback, bar)
             lap("stage2")
         bar.close()
@@ -302,7 +302,7 @@ class ComposePipeline:
                         for p in redraw]
                 phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
                 seeds = [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(redraw))]
-                latents = self._refine(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
+                latents = self.refine_objects(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
                                        steps, guidance, config.repair_strength, config.refine_dilation, None, None)
             with torch.no_grad():
                 image = to_uint8(self.bundle.codec.decode(latents))[0]
@@ -351,10 +351,14 @@ class ComposePipeline:
     def _refine_step_count(steps: int, strength: float) -> int:
         return min(steps, int(round(steps * strength)))
 
-    def _refine(self, latents, phrases, maps, object_seeds, background_text, negatives, steps, guidance,
-                strength, dilation, callback, bar) -> torch.Tensor:
-        """Stage 2: re-noise each object's region to `strength` of the schedule and denoise it again with
-        its own phrase, keeping the rest of its picture; paste each refined region back by its mask."""
+    def refine_objects(self, latents, phrases, maps, object_seeds, background_text, negatives, steps, guidance,
+                       strength, dilation, callback=None, bar=None) -> torch.Tensor:
+        """Stage 2's operation, also the repair's: re-noise each object's region to `strength` of the
+        schedule and denoise it again with its own phrase, keeping the rest of its picture; paste each
+        refined region back by its mask (grown by `dilation` cells).
+
+        latents (B, C, S, S): the pictures' samples; phrases[b] / maps[b] (R_b, S, S) / object_seeds[b]:
+        picture b's object phrases, region maps and noise seeds; negatives[b]: its negative prompt."""
         bundle = self.bundle
         owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
         refine_steps = self._refine_step_count(steps, strength)

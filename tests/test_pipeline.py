@@ -139,7 +139,7 @@ def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(
                                Region("a blue square", (0.55, 0.2, 0.8, 0.45))))]
     stage_one = torch.randn(2, 3 * FOLD * FOLD, GRID, GRID, generator=torch.Generator().manual_seed(0))
     steps_seen = []
-    result = pipeline._refine(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
+    result = pipeline.refine_objects(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
                               [region_maps(item, GRID, ComposeConfig().region_inset) for item in layouts], [[11], [21, 22]], "", ["", "stars"],
                               steps=6, guidance=4.0, strength=0.5, dilation=1,
                               callback=lambda stage, index, latents: steps_seen.append((stage, index)), bar=None)
@@ -151,12 +151,12 @@ def test_refine_returns_stage_one_latents_exactly_outside_each_pictures_objects(
         inside = torch.from_numpy(grown(cells, 1))
         assert torch.equal(result[picture][:, ~inside], stage_one[picture][:, ~inside]), f"picture {picture}"
         assert (result[picture][:, inside] - stage_one[picture][:, inside]).abs().max() > 1e-3
-    again = pipeline._refine(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
+    again = pipeline.refine_objects(stage_one.clone(), [[r.phrase for r in item.regions] for item in layouts],
                              [region_maps(item, GRID, ComposeConfig().region_inset) for item in layouts],
                              [[11], [21, 22]], "", ["", "stars"], steps=6, guidance=4.0, strength=0.5, dilation=1,
                              callback=None, bar=None)
     assert torch.equal(again, result), f"{sampler}: the same inputs refine to the same latents"
-    untouched = pipeline._refine(stage_one.clone(), [["a red circle"], ["a green star"]],
+    untouched = pipeline.refine_objects(stage_one.clone(), [["a red circle"], ["a green star"]],
                                  [region_maps(item, GRID, ComposeConfig().region_inset)[:1] for item in layouts], [[11], [21]], "", ["", ""],
                                  steps=6, guidance=4.0, strength=0.0, dilation=1, callback=None, bar=None)
     assert torch.equal(untouched, stage_one), "strength 0 refines nothing"
