@@ -27,6 +27,9 @@ class ComposeConfig:
       (compose.regions.guidance; 0: never), each moving the latents by `guidance_step_size` (decaying).
     - `masked_cross_attention`: route each phrase to its region by masking (on); off, every token is
       seen everywhere and only attention guidance places the objects (the layout-guidance baseline).
+    - `separate_softmax`: cross-attention as one softmax per caption (the background's, each region's)
+      mixed by the regions' maps (regional prompting's attention mode), instead of masks on one softmax
+      over all tokens: each position attends to whole captions as a plainly trained model saw them.
     - `per_object_composition`: LMD's per-box generation: each object is first drawn alone (its phrase,
       its region), and for this share of stage 1's first steps its latents replace the picture's inside
       its region (0: off).
@@ -43,6 +46,7 @@ class ComposeConfig:
     attention_guidance: float = 0.0
     guidance_step_size: float = 0.3
     masked_cross_attention: bool = True
+    separate_softmax: bool = False
     per_object_composition: float = 0.0
     repair_rounds: int = 0
     repair_strength: float = 0.6
@@ -60,6 +64,8 @@ class ComposeConfig:
             (self.guidance_step_size >= 0, f"guidance_step_size {self.guidance_step_size}: give 0 or more"),
             (0 <= self.repair_rounds <= 10, f"repair_rounds {self.repair_rounds}: give 0 to 10 rounds"),
             (0.0 < self.repair_strength <= 1.0, f"repair_strength {self.repair_strength}: give a share in (0, 1]"),
+            (self.masked_cross_attention or not self.separate_softmax, "separate_softmax replaces the masks' "
+             "routing with its own; leave masked_cross_attention on"),
             (0.0 <= self.per_object_composition <= 1.0,
              f"per_object_composition {self.per_object_composition}: give a share of the steps in [0, 1]"),
         ]

@@ -37,6 +37,7 @@ COMPOSE_METHODS = {
     "compose-guided": ComposeConfig(attention_guidance=0.4),
     "layout-guidance": ComposeConfig(masked_cross_attention=False, attention_guidance=0.4),
     "compose-lmd": ComposeConfig(per_object_composition=0.4),
+    "compose-regional": ComposeConfig(separate_softmax=True),
     "compose+repair": ComposeConfig(repair_rounds=3),
 }
 METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])

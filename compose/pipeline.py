@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from compose.config import ComposeConfig
-from compose.regions.attention import AttentionRecorder
+from compose.regions.attention import AttentionRecorder, RegionControl
 from compose.regions.conditioning import encode_regions, negative_tokens, region_token_ids
 from compose.regions.explain import AttentionMaps, explain_regions
 from compose.regions.guidance import AttentionGuidance, slot_groups
@@ -201,6 +201,9 @@ class ComposePipeline:
         if not config.masked_cross_attention:  # every token everywhere: placement left to guidance alone
             coverage, uncondition_coverage = seen_everywhere(coverage), seen_everywhere(uncondition_coverage)
         masked = guided_control(coverage, uncondition_coverage)
+        if config.separate_softmax:  # each position's attention a mix of whole captions, by the regions' maps
+            weights = torch.cat([(1 - padded.sum(dim=1, keepdim=True)).clamp_min(0), padded], dim=1)
+            masked = RegionControl(groups=torch.cat([weights, weights]), group_length=bundle.phrase_length)
         bounded_steps = int(round(steps * config.bounded_self_attention))
         if bounded_steps:
             bounded = guided_control(coverage, uncondition_coverage, subjects=padded)

@@ -339,3 +339,26 @@ def test_bounded_self_attention_stops_features_flowing_between_objects(unet):
             assert (changed[:, background] - output[:, background]).abs().max() > 1e-4, name
             unbounded_shift = module(changed_hidden)[:, labels[1]] - module(hidden)[:, labels[1]]
             assert unbounded_shift.abs().max() > 1e-4, f"{name}: unbounded, A's features do reach B"
+
+
+def test_a_separate_softmax_per_group_is_each_captions_own_attention_mixed_by_weight():
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
+    torch.manual_seed(7)
+    attention = Attention(query_dim=32, cross_attention_dim=TEXT_DIM, heads=4, dim_head=8).requires_grad_(False)
+    hidden = torch.randn(2, 16, 32)
+    context = torch.randn(2, 9, TEXT_DIM)  # three groups of three tokens
+    stock = AttnProcessor2_0()
+    with torch.no_grad():
+        alone = [stock(attention, hidden, encoder_hidden_states=context[:, 3 * g:3 * g + 3]) for g in range(3)]
+        only_second = torch.zeros(2, 3, 4, 4)
+        only_second[:, 1] = 1
+        picked = RegionAttnProcessor()(attention, hidden, encoder_hidden_states=context,
+                                       regions=RegionControl(groups=only_second, group_length=3))
+        torch.testing.assert_close(picked, alone[1], rtol=1e-5, atol=1e-6)
+        half = torch.zeros(2, 3, 4, 4)
+        half[:, 0], half[:, 2] = 1, 1  # equal weights of groups 0 and 2 everywhere
+        mixed = RegionAttnProcessor()(attention, hidden, encoder_hidden_states=context,
+                                      regions=RegionControl(groups=half, group_length=3))
+        # The output projection is affine, so the mix of outputs is the mix of the groups' own outputs.
+        torch.testing.assert_close(mixed, (alone[0] + alone[2]) / 2, rtol=1e-5, atol=1e-5)

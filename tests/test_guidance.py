@@ -100,7 +100,8 @@ def test_a_guided_update_lowers_the_energy(unet):
 @pytest.mark.parametrize("config", [ComposeConfig(attention_guidance=0.5),
                                     ComposeConfig(attention_guidance=0.5, masked_cross_attention=False),
                                     ComposeConfig(bounded_self_attention=0.5),
-                                    ComposeConfig(per_object_composition=0.5)])
+                                    ComposeConfig(per_object_composition=0.5),
+                                    ComposeConfig(separate_softmax=True)])
 def test_guided_and_bounded_methods_draw_deterministic_pictures(config, tmp_path):
     from tiny_models import tiny_bundle
 

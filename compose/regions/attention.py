@@ -27,12 +27,13 @@ diffusers, which applies them outside the processor.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from compose.regions.masks import coverage_bias, subject_bias
+from compose.regions.masks import coverage_bias, pool_to, subject_bias
 
 REGIONS_KEYWORD = "regions"
 
@@ -78,11 +79,17 @@ class RegionControl:
     """What region control asks of one UNet call, for the whole (guidance-doubled) batch.
 
     `coverage` (B, T, H, W): token coverage for masked cross-attention (None: every token everywhere).
-    `subjects` (B, K, H, W): object masks for bounded self-attention (None: stock self-attention)."""
+    `subjects` (B, K, H, W): object masks for bounded self-attention (None: stock self-attention).
+    `groups` (B, G, H, W) with `group_length`: a separate softmax per group of `group_length` consecutive
+    tokens (a whole caption each: the background's, then each region's), the outputs mixed at each
+    position by the groups' weights there (regional prompting's attention mode), instead of one softmax
+    over all tokens."""
 
     coverage: torch.Tensor | None = None
     subjects: torch.Tensor | None = None
     recorder: AttentionRecorder | None = None
+    groups: torch.Tensor | None = None
+    group_length: int = 0
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def cross_bias(self, query_length: int, tokens: int, batch: int, device, dtype) -> torch.Tensor | None:
@@ -94,6 +101,17 @@ class RegionControl:
         key = ("cross", query_length, device, dtype)
         if key not in self._cache:
             self._cache[key] = coverage_bias(self.coverage.to(device), query_length).to(dtype)
+        return self._cache[key]
+
+    def group_weights(self, query_length: int, batch: int, device, dtype) -> torch.Tensor:
+        """(B, G, query_length) weights of each token group at the layer's positions, summing to 1."""
+        if self.groups.shape[0] != batch:
+            raise ValueError(f"group weights are for a batch of {self.groups.shape[0]}, this layer sees {batch}")
+        key = ("groups", query_length, device, dtype)
+        if key not in self._cache:
+            side = math.isqrt(query_length)
+            pooled = pool_to(self.groups.to(device), side).flatten(2)
+            self._cache[key] = (pooled / pooled.sum(dim=1, keepdim=True).clamp_min(1e-8)).to(dtype)
         return self._cache[key]
 
     def self_bias(self, query_length: int, batch: int, device, dtype) -> torch.Tensor | None:
@@ -147,7 +165,17 @@ class RegionAttnProcessor:
                 region_bias = regions.self_bias(query_length, batch, query.device, query.dtype)
             if region_bias is not None:
                 bias = region_bias if bias is None else bias + region_bias
-        if regions is not None and regions.recorder is not None and attn.is_cross_attention:
+        if regions is not None and regions.groups is not None and attn.is_cross_attention:
+            # One softmax per token group (each a whole caption), mixed by the groups' weights.
+            length = regions.group_length
+            count = key.shape[2] // length
+            grouped_key = key.view(batch, heads, count, length, head_dim)
+            grouped_value = value.view(batch, heads, count, length, head_dim)
+            scores = torch.einsum("bhqd,bhgld->bhgql", query, grouped_key) * attn.scale
+            outputs = torch.einsum("bhgql,bhgld->bhgqd", scores.softmax(dim=-1), grouped_value)
+            weights = regions.group_weights(query_length, batch, query.device, query.dtype)
+            out = torch.einsum("bgq,bhgqd->bhqd", weights, outputs)
+        elif regions is not None and regions.recorder is not None and attn.is_cross_attention:
             # The same attention, with its probabilities kept: recorded, then applied to the values.
             scores = query @ key.transpose(-1, -2) * attn.scale
             probabilities = torch.softmax(scores if bias is None else scores + bias, dim=-1)
