@@ -98,6 +98,34 @@ class ComposePipeline:
                    bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
                    region_prefix=bundle.region_prefix, world=bundle.world)
 
+    @classmethod
+    def from_pretrained(cls, path, torch_dtype: torch.dtype = torch.float32, device: str = "cpu",
+                        sampler: str = "ddim") -> ComposePipeline:
+        """The pipeline of a model folder: "bundled" (or None) for the bundled model, or any Stable
+        Diffusion 1.x/2.x folder in diffusers format (compose.model.bundle.load_model), offline."""
+        from compose.model.bundle import load_model
+
+        return cls.from_bundle(load_model(path, device=device, dtype=torch_dtype), sampler=sampler)
+
+    @classmethod
+    def from_pipe(cls, pipe, sampler: str = "ddim") -> ComposePipeline:
+        """The compose pipeline of a diffusers StableDiffusionPipeline a user already has: its UNet, VAE,
+        text encoder, tokenizer and scheduler config, shared (no weights are copied)."""
+        from compose.model.bundle import stable_diffusion_bundle
+
+        missing = [part for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+                   if getattr(pipe, part, None) is None]
+        if missing:
+            raise ValueError(f"from_pipe: the pipeline has no {', '.join(missing)}; give a Stable Diffusion pipeline")
+        bundle = stable_diffusion_bundle(pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer,
+                                         dict(pipe.scheduler.config), name=type(pipe).__name__)
+        return cls.from_bundle(bundle, sampler=sampler)
+
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> ComposePipeline:
+        """Move (and cast) every model part, as a diffusers pipeline's .to() does; returns self."""
+        self.bundle.to(device, dtype)
+        return self
+
     def check_inputs(self, prompts, layouts, seeds, steps, config, size, checker=None):
         if prompts is None and layouts is None:
             raise ValueError("give prompt= (text, or a list of texts) or layout= (a Layout, or a list of them)")

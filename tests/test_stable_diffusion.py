@@ -157,3 +157,22 @@ def test_cli_generate_with_a_stable_diffusion_folder_writes_a_png_and_its_record
     assert record["size"] == [PICTURE_SIDE, PICTURE_SIDE]
     assert [group["noun"] for group in record["scene"]["objects"]] == ["circle", "square"]
     assert (record["layout"] is not None) == (method == "compose")
+
+
+def test_a_stable_diffusion_pipeline_converts_in_one_line_sharing_its_parts(model_folder):
+    from diffusers import StableDiffusionPipeline
+
+    from compose.pipeline import ComposePipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(model_folder, local_files_only=True)
+    composed = ComposePipeline.from_pipe(pipe)
+    assert composed.bundle.unet is pipe.unet and composed.bundle.codec.vae is pipe.vae, "shared, not copied"
+    assert composed.bundle.text_encoder is pipe.text_encoder and composed.bundle.text_length == 77
+    from_folder = ComposePipeline.from_pretrained(model_folder)
+    first = composed(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
+    second = from_folder(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
+    assert np.abs(first.astype(int) - second.astype(int)).max() <= 1, "the same model either way"
+    assert from_folder.to("cpu") is from_folder
+    with pytest.raises(ValueError, match="no vae"):
+        ComposePipeline.from_pipe(type("Pipe", (), {"unet": pipe.unet, "vae": None, "text_encoder": 1,
+                                                    "tokenizer": 1, "scheduler": 1})())

@@ -272,6 +272,17 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     return folder
 
 
+def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str) -> ModelBundle:
+    """A ModelBundle around a Stable Diffusion 1.x/2.x model's parts (shared, not copied): its VAE as the
+    codec, the tokenizer's context as the caption length (77 when the tokenizer names none)."""
+    codec = VaeCodec(vae)
+    text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
+    text_length = text_length if text_length < 10_000 else SD_TEXT_LENGTH
+    return ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler_config=dict(scheduler_config),
+                       codec=codec, name=name, native_size=int(unet.config.sample_size) * codec.downscale,
+                       text_length=text_length, phrase_length=min(text_length, SD_PHRASE_LENGTH), info={})
+
+
 def save_stable_diffusion(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
     """Write a latent model as a Stable Diffusion folder, exactly as diffusers' `save_pretrained` lays one
     out (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/; safetensors in `dtype`), so
@@ -399,13 +410,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
         from diffusers import AutoencoderKL
 
         vae = _load_part(AutoencoderKL.from_pretrained, path / "vae", "VAE", torch_dtype=dtype)
-        codec = VaeCodec(vae)
-        text_length = int(getattr(tokenizer, "model_max_length", 77))
-        text_length = text_length if text_length < 10_000 else 77
-        bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
-                             scheduler_config=scheduler_config, codec=codec, name=path.name,
-                             native_size=int(unet.config.sample_size) * codec.downscale,
-                             text_length=text_length, phrase_length=min(text_length, SD_PHRASE_LENGTH), info={})
+        bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name)
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")
