@@ -273,7 +273,13 @@ def command_train_vae(args) -> int:
     from compose.vae_training import VaeTrainConfig, export_vae, train_vae
 
     given = {field: getattr(args, flag) for flag, field in VAE_FLAGS.items() if getattr(args, flag) is not None}
-    config = VaeTrainConfig(output=str(args.out), progress=not args.quiet, **given)
+    if args.resume:  # the saved run, with what the flags change (train_vae refuses changes it cannot resume)
+        config = VaeTrainConfig.saved(args.out)
+        for field, value in given.items():
+            setattr(config, field, value)
+    else:
+        config = VaeTrainConfig(output=str(args.out), **given)
+    config.output, config.progress = str(args.out), not args.quiet
     folder = train_vae(config, resume=args.resume)
     if args.export:
         export_vae(folder, args.export)

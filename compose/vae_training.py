@@ -95,6 +95,15 @@ class VaeTrainConfig:
         return asdict(self)
 
     @classmethod
+    def saved(cls, folder: str | Path) -> VaeTrainConfig:
+        """The config a run folder was started with (its config.json)."""
+        path = Path(folder) / "config.json"
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"--resume: cannot read the run's config {path} ({error})") from error
+
+    @classmethod
     def from_dict(cls, data: dict) -> VaeTrainConfig:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
@@ -189,10 +198,9 @@ def train_vae(config: VaeTrainConfig, resume: bool = False) -> Path:
     if resume:
         if not has_checkpoint(folder):
             raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
-        saved = VaeTrainConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        saved = VaeTrainConfig.saved(folder)
         changed = [name for name in saved.to_dict() if name not in RESUMABLE_FIELDS
-                   and getattr(saved, name) != getattr(config, name) and getattr(config, name) != getattr(
-                       VaeTrainConfig(output=""), name)]
+                   and getattr(saved, name) != getattr(config, name)]
         if changed:
             raise ValueError(f"--resume: {', '.join(changed)} cannot change when a run is resumed (saved in "
                              f"{folder / 'config.json'})")

@@ -148,3 +148,17 @@ def test_export_finds_the_previous_checkpoint_after_a_stop_between_renames(tmp_p
     train(latent_config(tmp_path / "run", 1, tiny_vae))
     (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")
     assert (export_model(tmp_path / "run", tmp_path / "model") / "unet").is_dir()
+
+
+def test_vae_resume_from_the_command_line_keeps_the_run_and_refuses_a_changed_recipe(tmp_path, monkeypatch):
+    import compose.vae_training
+    from compose.cli import main
+
+    train_vae(vae_config(tmp_path / "run", 4, stop_at_step=2))
+    seen = []
+    monkeypatch.setattr(compose.vae_training, "train_vae", lambda config, resume: seen.append((config, resume)))
+    assert main(["train-vae", "--out", str(tmp_path / "run"), "--resume", "--steps", "6", "--quiet"]) == 0
+    config, resume = seen[0]
+    assert resume and config.steps == 6 and config.architecture == TINY_VAE and config.crop == 16
+    monkeypatch.undo()
+    assert main(["train-vae", "--out", str(tmp_path / "run"), "--resume", "--learning-rate", "0.001", "--quiet"]) == 2
