@@ -260,6 +260,7 @@ def load_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], 
     moments) starts them fresh and marks the step from which the learning rate warms up again."""
     slim = not (checkpoint_folder(folder) / "optimizer.safetensors").is_file()
     parts, state = read_checkpoint(folder, ["unet", "text_encoder", "ema"] + ([] if slim else ["optimizer"]))
+    state.pop("slim", None)  # what this run writes next is a full checkpoint
     bundle.unet.load_state_dict({key: value.float() for key, value in parts["unet"].items()})
     bundle.text_encoder.load_state_dict({key: value.float() for key, value in parts["text_encoder"].items()})
     for index, tensor in enumerate(ema):
