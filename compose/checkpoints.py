@@ -102,3 +102,13 @@ def drop_log_after(path: Path, step: int) -> None:
         if record.get("step", 0) <= step:
             kept.append(line)
     write_atomically(path, "".join(line + "\n" for line in kept))
+
+
+def read_saved_config(folder: str | Path, from_dict):
+    """The config a run folder was started with (its config.json, read by `from_dict`); a missing or
+    broken file is a ValueError naming it."""
+    path = Path(folder) / "config.json"
+    try:
+        return from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"--resume: cannot read the run's config {path} ({error})") from error

@@ -239,14 +239,7 @@ def command_train(args) -> int:
 
         given["model"] = stable_diffusion_config(str(args.vae))
         given.setdefault("region_fraction", 0.0)  # whole captions only: a checkpoint nobody tuned for compose
-    if args.resume:
-        config = TrainConfig.saved(args.out)
-        for field, value in given.items():
-            setattr(config, field, value)
-    else:
-        config = TrainConfig(output=str(args.out), **given)
-    config.output, config.progress = str(args.out), not args.quiet
-    folder = train(config, resume=args.resume)
+    folder = train(_run_config(TrainConfig, args, given), resume=args.resume)
     if args.export:
         export_model(folder, args.export)
     return 0
@@ -255,6 +248,19 @@ def command_train(args) -> int:
 VAE_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "learning_rate", "crop": "crop",
              "kl_weight": "kl_weight", "seed": "seed", "threads": "threads", "checkpoint_minutes": "checkpoint_minutes",
              "validate_every": "validate_every", "time_limit": "time_limit_minutes", "stop_at": "stop_at_step"}
+
+
+def _run_config(config_class, args, given: dict):
+    """A trainer's config: with --resume the saved run's, with what the flags change (the trainer refuses
+    changes it cannot resume); else a new run's from the flags."""
+    if args.resume:
+        config = config_class.saved(args.out)
+        for field, value in given.items():
+            setattr(config, field, value)
+    else:
+        config = config_class(output=str(args.out), **given)
+    config.output, config.progress = str(args.out), not args.quiet
+    return config
 
 
 def _relabel_map(items: list[str]) -> dict[str, str]:
@@ -273,14 +279,7 @@ def command_train_vae(args) -> int:
     from compose.vae_training import VaeTrainConfig, export_vae, train_vae
 
     given = {field: getattr(args, flag) for flag, field in VAE_FLAGS.items() if getattr(args, flag) is not None}
-    if args.resume:  # the saved run, with what the flags change (train_vae refuses changes it cannot resume)
-        config = VaeTrainConfig.saved(args.out)
-        for field, value in given.items():
-            setattr(config, field, value)
-    else:
-        config = VaeTrainConfig(output=str(args.out), **given)
-    config.output, config.progress = str(args.out), not args.quiet
-    folder = train_vae(config, resume=args.resume)
+    folder = train_vae(_run_config(VaeTrainConfig, args, given), resume=args.resume)
     if args.export:
         export_vae(folder, args.export)
     return 0

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from compose.checkpoints import (checkpoint_folder, drop_log_after, has_checkpoint, load_optimizer_tensors,
-                                 optimizer_tensors, read_checkpoint, write_checkpoint)
+                                 optimizer_tensors, read_checkpoint, read_saved_config, write_checkpoint)
 from compose.files import write_atomically
 from compose.model.bundle import (ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model, save_bundle,
                                   save_stable_diffusion)
@@ -93,11 +93,7 @@ class TrainConfig:
     @classmethod
     def saved(cls, folder: str | Path) -> TrainConfig:
         """The config a run folder was started with (its config.json)."""
-        path = Path(folder) / "config.json"
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, TypeError) as error:
-            raise ValueError(f"--resume: cannot read the run's config {path} ({error})") from error
+        return read_saved_config(folder, cls.from_dict)
 
     def check(self) -> None:
         """Each knob within its rule; a ValueError names the flag and what is allowed."""

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from compose.checkpoints import (drop_log_after, has_checkpoint, load_optimizer_tensors, optimizer_tensors,
-                                 read_checkpoint, write_checkpoint)
+                                 read_checkpoint, read_saved_config, write_checkpoint)
 from compose.files import write_atomically
 from compose.shapes.data import DataMix, sample_at, stream_seed
 from compose.training import learning_rate_at
@@ -97,11 +97,7 @@ class VaeTrainConfig:
     @classmethod
     def saved(cls, folder: str | Path) -> VaeTrainConfig:
         """The config a run folder was started with (its config.json)."""
-        path = Path(folder) / "config.json"
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, TypeError) as error:
-            raise ValueError(f"--resume: cannot read the run's config {path} ({error})") from error
+        return read_saved_config(folder, cls.from_dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> VaeTrainConfig:
