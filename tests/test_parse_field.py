@@ -17,20 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from gold import load, mismatched_prompts, unrejected_prompts
+
 from compose.parsing import parse
-from compose.scene import scene_dict_v1_1
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELD = ROOT / "tests" / "gold_field.jsonl"
 FIELD_ERRORS = ROOT / "tests" / "gold_field_errors.jsonl"
+FIELD_B = ROOT / "tests" / "gold_field_b.jsonl"
+FIELD_B_ERRORS = ROOT / "tests" / "gold_field_b_errors.jsonl"
 # Gold prompts the parser does not yet read exactly, and must-fail prompts it does not yet reject. A
 # change that fixes one must take it off; one that breaks another fails here.
 KNOWN_FIELD_FAILURES: list[str] = []
 KNOWN_UNREJECTED_ERRORS: list[str] = []
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def groups(prompt: str) -> list[tuple]:
@@ -50,29 +49,23 @@ def negations(prompt: str) -> list[tuple]:
 def test_field_gold_set_parses_exactly_but_for_the_known_failures():
     entries = load(FIELD)
     assert len(entries) >= 200
-    wrong = []
-    for entry in entries:
-        try:
-            got = parse(entry["prompt"]).to_dict()
-        except ValueError as error:
-            got = str(error)
-        if got != scene_dict_v1_1(entry["scene"]):
-            wrong.append(entry["prompt"])
-    assert wrong == KNOWN_FIELD_FAILURES
+    assert mismatched_prompts(entries) == KNOWN_FIELD_FAILURES
 
 
 def test_field_error_set_is_rejected_with_a_value_error_but_for_the_known_misses():
     entries = load(FIELD_ERRORS)
     assert len(entries) >= 30
-    missed = []
-    for entry in entries:
-        try:
-            parse(entry["prompt"])
-        except ValueError as error:
-            assert "\n" not in str(error), entry["prompt"]
-            continue
-        missed.append(entry["prompt"])
-    assert missed == KNOWN_UNREJECTED_ERRORS
+    assert unrejected_prompts(entries) == KNOWN_UNREJECTED_ERRORS
+
+
+def test_second_field_set_written_after_the_parser_work_parses_but_for_its_known_failure():
+    """tests/gold_field_b*.jsonl: written by a helper who never read the parser nor the first set's
+    prompts, after the parser work (tests/gold_field_README.md). Its one miss, as measured when it was
+    written, is kept here so that a change that fixes it or breaks another shows."""
+    entries = load(FIELD_B)
+    assert len(entries) >= 120
+    assert mismatched_prompts(entries) == ["a vintage photo of a red square, highly detailed"]
+    assert unrejected_prompts(load(FIELD_B_ERRORS)) == []
 
 
 # ---------------------------------------------------------------- framing and style
