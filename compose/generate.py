@@ -143,7 +143,9 @@ class Generator:
             from compose.sampling import generate_plain
 
             clock = time.perf_counter()
-            recorder = self._plain_recorder() if attention else None
+            from compose.regions.attention import AttentionRecorder
+
+            recorder = AttentionRecorder() if attention else None  # each token its own map
             image = generate_plain(self.bundle, [text], [seed], steps=steps, guidance=guidance, size=size,
                                    sampler=self.sampler, negative=negative or "", recorder=recorder)[0]
             timings["generate"] = time.perf_counter() - clock
@@ -165,13 +167,6 @@ class Generator:
                                 steps=steps, guidance=guidance, sampler=self.sampler, timings=timings,
                                 attention=output.attention[0] if output.attention else None,
                                 repairs=tuple(output.repairs[0]) if output.repairs else ())
-
-    def _plain_recorder(self):
-        import torch
-
-        from compose.regions.attention import AttentionRecorder
-
-        return AttentionRecorder(torch.eye(self.bundle.text_length))
 
     def _plain_maps(self, recorder, text: str, scene, layout, seed: int, size: int):
         """Plain's attention maps; each object's region is the layout compose would plan for the scene."""

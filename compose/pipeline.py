@@ -252,7 +252,7 @@ class ComposePipeline:
                                       condition=condition.to(bundle.device, bundle.dtype), coverage=coverage,
                                       steps=int(round(steps * config.attention_guidance)),
                                       step_size=config.guidance_step_size)
-        recorder = AttentionRecorder(torch.eye(condition.shape[1])) if attention else None
+        recorder = AttentionRecorder() if attention else None  # each token its own map
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
                           control=stage_one_control, guide=guide, blend=blend, recorder=recorder,
                           callback_on_step_end=_stage_callback(callback, "stage1"), progress=bar)

@@ -43,12 +43,13 @@ class AttentionRecorder:
     """Cross-attention maps per token group, averaged over heads and summed over layers and calls at each
     resolution (`maps` turns the sums into means).
 
-    `groups` (T, G): how much token t belongs to group g (1 for an object's phrase tokens). `sums[side]`
+    `groups` (T, G): how much token t belongs to group g (1 for an object's phrase tokens), or None for a
+    group per token (each word's own map, without multiplying by an identity matrix). `sums[side]`
     is (B, G, side, side): the attention probability of each group's tokens at each position, summed over
     the layers (and calls) of that resolution; `layers[side]` counts them. Gradients flow through the
     maps (attention guidance differentiates them)."""
 
-    groups: torch.Tensor
+    groups: torch.Tensor | None = None
     sums: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
 
@@ -56,7 +57,9 @@ class AttentionRecorder:
         """probabilities (B, heads, L, T) of one layer call."""
         batch, _, length, _ = probabilities.shape
         side = int(round(length ** 0.5))
-        grouped = probabilities.float().mean(dim=1) @ self.groups.to(probabilities.device, torch.float32)  # (B, L, G)
+        grouped = probabilities.float().mean(dim=1)  # (B, L, T)
+        if self.groups is not None:
+            grouped = grouped @ self.groups.to(probabilities.device, torch.float32)  # (B, L, G)
         grouped = grouped.transpose(1, 2).reshape(batch, -1, side, side)
         self.sums[side] = grouped if side not in self.sums else self.sums[side] + grouped
         self.layers[side] = self.layers.get(side, 0) + 1
