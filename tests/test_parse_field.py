@@ -10,7 +10,6 @@ gold set's wording. These tests import neither torch nor diffusers.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -8,7 +8,6 @@ Nothing is downloaded.
 
 from __future__ import annotations
 
-import json
 import string
 
 import torch
