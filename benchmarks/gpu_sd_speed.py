@@ -127,8 +127,8 @@ def main() -> None:
                                                                guidance_scale=guidance, height=size, width=size,
                                                                generator=torch.Generator(device).manual_seed(0)),
         "compose plain": lambda: generate_plain(bundle, [PROMPT], [0], steps=steps, guidance=guidance),
-        "compose stage 1": lambda: pipeline(layout=layout, seed=0, steps=steps, guidance=guidance, config=ComposeConfig(refine=False)),
-        "compose stages 1+2": lambda: pipeline(layout=layout, seed=0, steps=steps, guidance=guidance, config=ComposeConfig(refine=True)),
+        "compose stage 1": lambda: pipeline.draw(layout=layout, seed=0, steps=steps, guidance=guidance, config=ComposeConfig(refine=False)),
+        "compose stages 1+2": lambda: pipeline.draw(layout=layout, seed=0, steps=steps, guidance=guidance, config=ComposeConfig(refine=True)),
     }
     results = {"device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "cpu",
                "dtype": str(dtype).replace("torch.", ""), "size": size, "steps": steps, "tiny": args.tiny,

@@ -43,7 +43,7 @@ def measure(method: str, model: str | None, batch_sizes: list[int], steps_list: 
         if method == "plain":
             generate_plain(bundle, [PROMPT] * batch, seeds, steps=steps)
         else:
-            pipeline([PROMPT] * batch, seed=seeds, steps=steps, config=ComposeConfig(refine=method == "compose-stages12"))
+            pipeline.draw([PROMPT] * batch, seed=seeds, steps=steps, config=ComposeConfig(refine=method == "compose-stages12"))
 
     rows = []
     for batch in batch_sizes:

@@ -157,7 +157,7 @@ class Generator:
             from compose.pipeline import ComposePipeline
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
-        output = self.pipeline(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
+        output = self.pipeline.draw(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
                                config=_with_repairs(COMPOSE_METHODS[method], repair_rounds), negative=negative,
                                background=background,
                                progress=self.progress, attention=attention, checker=self.checker)

@@ -21,6 +21,7 @@ Every knob lives in one frozen `ComposeConfig`, its defaults the measured ones; 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import numbers
 import time
@@ -29,25 +30,43 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
 
+from compose.checking import Check, Checker
 from compose.config import ComposeConfig
+from compose.model.bundle import ModelBundle, PixelFoldCodec, VaeCodec
 from compose.regions.attention import AttentionRecorder, RegionControl
-from compose.regions.conditioning import encode_regions, negative_tokens, region_token_ids
+from compose.regions.conditioning import (
+    encode_regions,
+    negative_tokens,
+    region_token_ids,
+)
 from compose.regions.explain import AttentionMaps, explain_regions
 from compose.regions.guidance import AttentionGuidance, slot_groups
-from compose.checking import Check, Checker
 from compose.regions.masks import box_coverage, dilate, region_maps
-from compose.sampling import KeepOutside, PasteObjects, check_size, denoise, guided_control, initial_noise, to_uint8
+from compose.sampling import (
+    KeepOutside,
+    PasteObjects,
+    check_size,
+    denoise,
+    guided_control,
+    initial_noise,
+    to_uint8,
+)
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PipelineOutput:
-    """What one call drew: a picture per prompt or layout, with everything needed to check it."""
+@dataclass
+class PipelineOutput(BaseOutput):
+    """What one call drew: a picture per prompt or layout, with everything needed to check it.
 
-    images: list[np.ndarray]  # (H, W, 3) uint8 RGB each
+    `images` are (H, W, 3) uint8 RGB arrays from `ComposePipeline.draw`, and what `output_type` asks for
+    (PIL images by default) from a diffusers-style call."""
+
+    images: list
     scenes: list[Scene | None]
     layouts: list[Layout]
     seeds: list[int]
@@ -55,6 +74,7 @@ class PipelineOutput:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds for the whole call
     attention: list[AttentionMaps] | None = None  # per picture, when the call was asked to record them
     repairs: list[list[RepairRound]] | None = None  # per picture, each check-and-repair round, when asked
+    latents: torch.Tensor | None = None  # the samples that were decoded (before any repair)
 
 
 @dataclass(frozen=True)
@@ -78,34 +98,82 @@ def negative_text(scene: Scene | None, negative: str | None) -> str:
     return ", ".join(parts)
 
 
-class ComposePipeline:
-    """Parse -> plan -> stage 1 (region-masked attention) -> stage 2 (per-object refinement) -> decode."""
+class ComposePipeline(DiffusionPipeline):
+    """Parse -> plan -> stage 1 (region-masked attention) -> stage 2 (per-object refinement) -> decode.
 
-    def __init__(self, unet, text_encoder, tokenizer, codec, scheduler_config: dict, native_size: int,
-                 phrase_length: int, text_length: int, sampler: str = "ddim", region_prefix: str = "",
+    A diffusers `DiffusionPipeline`: its components are registered (`unet`, `vae`: a Stable Diffusion
+    AutoencoderKL or the bundled model's PixelFoldCodec, `text_encoder`, `tokenizer`, `scheduler`: the
+    sampler every call copies), so `.to()`, `.components`, `set_progress_bar_config`, `save_pretrained`
+    and `enable_model_cpu_offload` (on a GPU) behave as diffusers users expect. Two ways to call it:
+    `pipe(prompt, num_inference_steps=, guidance_scale=, generator=, ...)` with diffusers' argument
+    names and PIL images back, and `pipe.draw(prompt, seed=, steps=, guidance=, ...)`, compose's own,
+    with uint8 arrays back (what the CLI and the benchmark use). The same seed draws the same picture
+    either way."""
+
+    model_cpu_offload_seq = "text_encoder->unet->vae"
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, native_size: int | None = None,
+                 text_length: int | None = None, phrase_length: int | None = None, region_prefix: str = "",
                  world: dict | None = None):
-        from compose.model.bundle import ModelBundle
+        from compose.model.bundle import SD_PHRASE_LENGTH, SD_TEXT_LENGTH
 
-        self.bundle = ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
-                                  scheduler_config=scheduler_config, codec=codec, name="", native_size=native_size,
-                                  text_length=text_length, phrase_length=phrase_length,
-                                  region_prefix=region_prefix, world=world)
-        self.sampler = sampler
+        super().__init__()
+        self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        downscale = self._codec().downscale
+        if text_length is None:  # a Stable Diffusion tokenizer's context (77 when it names none)
+            text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
+            text_length = text_length if text_length < 10_000 else SD_TEXT_LENGTH
+        self.register_to_config(native_size=int(native_size or unet.config.sample_size * downscale),
+                                text_length=int(text_length),
+                                phrase_length=int(phrase_length or min(text_length, SD_PHRASE_LENGTH)),
+                                region_prefix=region_prefix, world=world)
+        self.model_name = ""
+        self.model_info: dict = {}
+
+    def _codec(self):
+        return self.vae if isinstance(self.vae, PixelFoldCodec) else VaeCodec(self.vae)
+
+    @property
+    def bundle(self) -> ModelBundle:
+        """The model as compose's drawing code reads it (the registered components, not copies)."""
+        config = self.config
+        return ModelBundle(unet=self.unet, text_encoder=self.text_encoder, tokenizer=self.tokenizer,
+                           scheduler_config=dict(self.scheduler.config), codec=self._codec(), name=self.model_name,
+                           native_size=config.native_size, text_length=config.text_length,
+                           phrase_length=config.phrase_length, info=self.model_info,
+                           region_prefix=config.region_prefix, world=config.world)
 
     @classmethod
-    def from_bundle(cls, bundle, sampler: str = "ddim") -> ComposePipeline:
-        return cls(bundle.unet, bundle.text_encoder, bundle.tokenizer, bundle.codec, bundle.scheduler_config,
-                   bundle.native_size, bundle.phrase_length, bundle.text_length, sampler=sampler,
-                   region_prefix=bundle.region_prefix, world=bundle.world)
+    def from_bundle(cls, bundle: ModelBundle, sampler: str = "ddim") -> ComposePipeline:
+        """The pipeline around a loaded ModelBundle's parts (shared), sampling with `sampler`
+        ("ddim", "dpm" or "euler", built from the model's noise schedule)."""
+        vae = bundle.codec.vae if isinstance(bundle.codec, VaeCodec) else bundle.codec
+        pipeline = cls(unet=bundle.unet, vae=vae, text_encoder=bundle.text_encoder, tokenizer=bundle.tokenizer,
+                       scheduler=bundle.make_scheduler(sampler), native_size=bundle.native_size,
+                       text_length=bundle.text_length, phrase_length=bundle.phrase_length,
+                       region_prefix=bundle.region_prefix, world=bundle.world)
+        pipeline.model_name, pipeline.model_info = bundle.name, bundle.info
+        return pipeline
+
+    # What diffusers' from_pretrained takes that changes nothing here: compose always loads offline,
+    # from safetensors, and has no safety checker.
+    _IGNORED_LOAD_ARGUMENTS = frozenset({"local_files_only", "use_safetensors", "safety_checker",
+                                         "feature_extractor", "requires_safety_checker", "low_cpu_mem_usage"})
 
     @classmethod
-    def from_pretrained(cls, path, torch_dtype: torch.dtype = torch.float32, device: str = "cpu",
-                        sampler: str = "ddim") -> ComposePipeline:
+    def from_pretrained(cls, pretrained_model_name_or_path=None, torch_dtype: torch.dtype | None = None,
+                        device: str = "cpu", sampler: str = "ddim", **kwargs) -> ComposePipeline:
         """The pipeline of a model folder: "bundled" (or None) for the bundled model, or any Stable
         Diffusion 1.x/2.x folder in diffusers format (compose.model.bundle.load_model), offline."""
         from compose.model.bundle import load_model
 
-        return cls.from_bundle(load_model(path, device=device, dtype=torch_dtype), sampler=sampler)
+        unknown = sorted(set(kwargs) - cls._IGNORED_LOAD_ARGUMENTS)
+        if unknown:
+            raise TypeError(f"ComposePipeline.from_pretrained: unsupported argument(s) {', '.join(unknown)}; it takes "
+                            "the model path, torch_dtype=, device= and sampler= (ddim, dpm, euler)")
+        bundle = load_model(pretrained_model_name_or_path, device=device, dtype=torch_dtype or torch.float32)
+        return cls.from_bundle(bundle, sampler=sampler)
 
     @classmethod
     def from_pipe(cls, pipe, sampler: str = "ddim") -> ComposePipeline:
@@ -121,10 +189,29 @@ class ComposePipeline:
                                          dict(pipe.scheduler.config), name=type(pipe).__name__)
         return cls.from_bundle(bundle, sampler=sampler)
 
-    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> ComposePipeline:
-        """Move (and cast) every model part, as a diffusers pipeline's .to() does; returns self."""
-        self.bundle.to(device, dtype)
-        return self
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, **kwargs) -> None:
+        """Write the model: a Stable Diffusion model in diffusers' folder layout (model_index.json and one
+        folder per component), the bundled kind in its own format (compose_model.json); both load back
+        with `from_pretrained`. Weights are written in the dtype they have."""
+        if not safe_serialization:
+            raise ValueError("save_pretrained: compose writes safetensors only (safe_serialization=True)")
+        if isinstance(self.vae, PixelFoldCodec):
+            from compose.model.bundle import save_bundle
+
+            save_bundle(self.bundle, save_directory, dtype=self.unet.dtype)
+        else:
+            super().save_pretrained(save_directory, safe_serialization=True, **kwargs)
+
+    def _progress(self, total: int):
+        """A progress bar over a call's steps, with whatever `set_progress_bar_config` asked for."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, **{"desc": "compose", "unit": "step", "leave": False,
+                                    **getattr(self, "_progress_bar_config", {})})
+
+    def _fresh_scheduler(self):
+        """A copy of the pipeline's scheduler (each stage steps its own: multistep samplers keep state)."""
+        return type(self.scheduler).from_config(self.scheduler.config)
 
     def check_inputs(self, prompts, layouts, seeds, steps, config, size, checker=None):
         if prompts is None and layouts is None:
@@ -146,16 +233,86 @@ class ComposePipeline:
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
-                 seed: int | list[int] = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
-                 config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
-                 plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
-                 progress: bool = False, attention: bool = False, checker: Checker | None = None) -> PipelineOutput:
-        """Draw one picture per prompt or layout. `attention=True` records stage 1's cross-attention per
-        object and per word (output.attention; compose.regions.explain), at a small cost in time. With
-        `config.repair_rounds` and a `checker` (compose.checking), every picture is checked and repaired
-        (output.repairs)."""
-        from tqdm.auto import tqdm
+                 negative_prompt: str | None = None, num_inference_steps: int = 25, guidance_scale: float = 4.0,
+                 generator: torch.Generator | list[torch.Generator] | None = None, height: int | None = None,
+                 width: int | None = None, num_images_per_prompt: int = 1, output_type: str = "pil",
+                 return_dict: bool = True, callback_on_step_end: Callable | None = None,
+                 callback_on_step_end_tensor_inputs: list[str] | tuple[str, ...] = ("latents",),
+                 config: ComposeConfig | None = None, **compose_options):
+        """Draw with diffusers' argument names; returns a PipelineOutput whose `.images` are PIL images
+        (output_type "pil"), a float array in [0, 1] of shape (B, H, W, 3) ("np"), a tensor (B, 3, H, W)
+        in [0, 1] ("pt") or the latents ("latent"), with scenes, layouts, seeds and timings beside them.
 
+        Each picture's noise comes from its generator's seed (`generator.initial_seed()`, so a picture is
+        redrawn from the seed its output records, and equals `draw(seed=...)`); without a generator, the
+        seeds are drawn from torch's global generator. `callback_on_step_end(pipe, step, timestep,
+        {"latents": ...})` runs after every stage-1 step and may return {"latents": ...} to replace them.
+        compose's own options (`config`, and `background`, `plan_seed`, `attention`, `checker` as `draw`
+        takes them) pass through. The progress bar follows `set_progress_bar_config`."""
+        if output_type not in ("pil", "np", "pt", "latent"):
+            raise ValueError(f"output_type {output_type!r}: choose pil, np, pt or latent")
+        if height is not None and width is not None and height != width:
+            raise ValueError(f"height {height} and width {width}: compose draws square pictures; give them equal")
+        unknown = sorted(set(callback_on_step_end_tensor_inputs) - set(self._callback_tensor_inputs))
+        if unknown:
+            raise ValueError(f"callback_on_step_end_tensor_inputs {unknown}: the step callback can see only "
+                             f"{self._callback_tensor_inputs}")
+        not_options = sorted(set(compose_options) - {"background", "plan_seed", "attention", "checker"})
+        if not_options:
+            hint = (" (seed=, steps=, guidance= are draw()'s names: call pipe.draw(...), or give generator=, "
+                    "num_inference_steps=, guidance_scale=)" if {"seed", "steps", "guidance"} & set(not_options) else "")
+            raise TypeError(f"ComposePipeline: unknown argument(s) {', '.join(not_options)}{hint}")
+        if num_images_per_prompt < 1:
+            raise ValueError(f"num_images_per_prompt {num_images_per_prompt}: give 1 or more")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        layouts = [layout] if isinstance(layout, Layout) else layout
+        count = len(prompts if prompts is not None else layouts or [])
+        if num_images_per_prompt > 1:
+            prompts = None if prompts is None else [text for text in prompts for _ in range(num_images_per_prompt)]
+            layouts = None if layouts is None else [item for item in layouts for _ in range(num_images_per_prompt)]
+            count *= num_images_per_prompt
+        if generator is None:
+            seeds = torch.randint(0, 2**31 - 1, (max(count, 1),)).tolist()
+        else:
+            generators = generator if isinstance(generator, list) else [generator] * max(count, 1)
+            if len(generators) != count:
+                raise ValueError(f"{len(generators)} generators for {count} pictures; give one per picture, or one")
+            seeds = [int(item.initial_seed()) for item in generators]
+
+        def step_end(index, timestep, tensors):
+            return callback_on_step_end(self, index, timestep, dict(tensors))
+
+        output = self.draw(prompt=prompts, layout=layouts, seed=seeds[:count] if count else seeds,
+                           steps=num_inference_steps, guidance=guidance_scale, size=height or width, config=config,
+                           negative=negative_prompt, progress=True,
+                           step_end=step_end if callback_on_step_end is not None else None, **compose_options)
+        pixels = np.stack(output.images)
+        if output_type == "pil":
+            from PIL import Image
+
+            images = [Image.fromarray(image) for image in output.images]
+        elif output_type == "np":
+            images = pixels.astype(np.float32) / 255.0
+        elif output_type == "pt":
+            images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
+        else:
+            images = output.latents
+        if not return_dict:
+            return (images,)
+        return dataclasses.replace(output, images=images)
+
+    def draw(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
+             seed: int | list[int] = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
+             config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
+             plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
+             progress: bool = False, attention: bool = False, checker: Checker | None = None,
+             step_end: Callable[[int, object, dict], dict | None] | None = None) -> PipelineOutput:
+        """Draw one picture per prompt or layout: compose's own call (uint8 arrays back). `callback(stage,
+        step, latents)` sees every step of every stage; `step_end(step, timestep, {"latents": ...})`
+        may replace stage 1's latents (diffusers' callback_on_step_end, as `__call__` passes it).
+        `attention=True` records stage 1's cross-attention per object and per word (output.attention;
+        compose.regions.explain), at a small cost in time. With `config.repair_rounds` and a `checker`
+        (compose.checking), every picture is checked and repaired (output.repairs)."""
         config = config or ComposeConfig()
         timings: dict[str, float] = {}
         clock = time.perf_counter()
@@ -218,14 +375,14 @@ class ComposePipeline:
 
         # 4. Initial noise, one generator per picture (the same seed gives the same picture).
         generators = [torch.Generator("cpu").manual_seed(int(image_seed)) for image_seed in seeds]
-        scheduler = bundle.make_scheduler(self.sampler)
+        scheduler = self._fresh_scheduler()
         scheduler.set_timesteps(steps)
         latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
 
         # 5. Stage 1: the whole picture, every region steered to its own phrase (and, in the first steps,
         #    self-attention bounded between objects when the config asks for it).
         total = steps + (self._refine_step_count(steps, config.refine_strength) if config.refine else 0)
-        bar = tqdm(total=total, desc="compose", unit="step", disable=not progress, leave=False)
+        bar = self._progress(total) if progress else None
         if not config.masked_cross_attention:  # every token everywhere: placement left to guidance alone
             coverage, uncondition_coverage = seen_everywhere(coverage), seen_everywhere(uncondition_coverage)
         masked = guided_control(coverage, uncondition_coverage)
@@ -255,7 +412,7 @@ class ComposePipeline:
         recorder = AttentionRecorder() if attention else None  # each token its own map
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
                           control=stage_one_control, guide=guide, blend=blend, recorder=recorder,
-                          callback_on_step_end=_stage_callback(callback, "stage1"), progress=bar)
+                          callback_on_step_end=_stage_callback(callback, "stage1", step_end), progress=bar)
         lap("stage1")
 
         # 6. Stage 2: every object of every picture refined in one batch, then pasted back.
@@ -263,7 +420,8 @@ class ComposePipeline:
             latents = self.refine_objects(latents, phrases, maps, object_seeds, background_text, negatives, steps,
                                    guidance, config.refine_strength, config.refine_dilation, callback, bar)
             lap("stage2")
-        bar.close()
+        if bar is not None:
+            bar.close()
 
         # 7. Decode. A scene with no objects, on a model whose world has one background colour, is that
         #    plain canvas (the shapes world's white).
@@ -295,7 +453,8 @@ class ComposePipeline:
                                     bundle.phrase_length, item, size) for index, item in enumerate(layouts)]
             lap("attention")
         return PipelineOutput(images=images, scenes=scenes, layouts=list(layouts), seeds=seeds,
-                              object_seeds=object_seeds, timings=timings, attention=maps, repairs=repairs)
+                              object_seeds=object_seeds, timings=timings, attention=maps, repairs=repairs,
+                              latents=latents)
 
     def _check_and_repair(self, latents, image, scene, layout, seed, background_text, negative, steps, guidance,
                           size, config, checker) -> tuple[np.ndarray, list[RepairRound]]:
@@ -360,7 +519,7 @@ class ComposePipeline:
         object_maps = torch.stack([maps[image][k] for image, k in owners])  # (N, side, side)
         # Offset from stage 2's seeds (which are object_seeds themselves), so the two never share noise.
         generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k] + 500) for image, k in owners]
-        scheduler = bundle.make_scheduler(self.sampler)
+        scheduler = self._fresh_scheduler()
         scheduler.set_timesteps(steps)
         latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
         with torch.no_grad():
@@ -395,7 +554,7 @@ class ComposePipeline:
         refine_steps = self._refine_step_count(steps, strength)
         if refine_steps == 0 or not owners:
             return latents
-        scheduler = bundle.make_scheduler(self.sampler)
+        scheduler = self._fresh_scheduler()
         scheduler.set_timesteps(steps)
         timesteps = scheduler.timesteps[steps - refine_steps:]
 
@@ -428,12 +587,15 @@ def seen_everywhere(coverage: torch.Tensor) -> torch.Tensor:
     return (coverage.amax(dim=(-2, -1), keepdim=True) > 0).to(coverage.dtype).expand_as(coverage).contiguous()
 
 
-def _stage_callback(callback: Callable[[str, int, torch.Tensor], None] | None, stage: str):
-    """The pipeline's callback(stage, step_index, latents) as the denoising loop's step-end callback."""
-    if callback is None:
+def _stage_callback(callback: Callable[[str, int, torch.Tensor], None] | None, stage: str, step_end=None):
+    """The pipeline's callback(stage, step_index, latents), then `step_end` (diffusers' form, which may
+    return {"latents": ...}), as the denoising loop's step-end callback."""
+    if callback is None and step_end is None:
         return None
 
-    def on_step_end(index: int, timestep, tensors: dict) -> None:
-        callback(stage, index, tensors["latents"])
+    def on_step_end(index: int, timestep, tensors: dict) -> dict | None:
+        if callback is not None:
+            callback(stage, index, tensors["latents"])
+        return step_end(index, timestep, tensors) if step_end is not None else None
 
     return on_step_end

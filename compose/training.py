@@ -343,7 +343,7 @@ def validate(bundle: ModelBundle, cases: list[dict], steps: int = 25, guidance: 
                 chunk = group[start:start + batch]
                 seeds = [case["seed"] for case in chunk]
                 if kind == "regions":
-                    images = pipeline(layout=[case["layout"] for case in chunk], seed=seeds, steps=steps,
+                    images = pipeline.draw(layout=[case["layout"] for case in chunk], seed=seeds, steps=steps,
                                       guidance=guidance).images
                 else:
                     images = generate_plain(bundle, [case["scene"].prompt for case in chunk], seeds, steps=steps,

@@ -55,8 +55,8 @@ def bundled_pipeline():
 ])
 def test_the_bundled_model_draws_the_same_picture_with_a_background_phrase_in_the_prompt(
         bundled_pipeline, plain, with_background):
-    without = bundled_pipeline(prompt=plain, seed=5, steps=STEPS)
-    with_phrase = bundled_pipeline(prompt=with_background, seed=5, steps=STEPS)
+    without = bundled_pipeline.draw(prompt=plain, seed=5, steps=STEPS)
+    with_phrase = bundled_pipeline.draw(prompt=with_background, seed=5, steps=STEPS)
     assert with_phrase.scenes[0].background is not None
     assert np.array_equal(without.images[0], with_phrase.images[0])
 
@@ -66,9 +66,9 @@ def test_the_bundled_model_draws_the_same_picture_with_a_background_argument_or_
     lmd = parse_lmd_text(LMD_LAYOUT.format(background="a plain white background"), source="lmd.txt")
     assert lmd.background == "a plain white background"
     bare = parse_lmd_text(LMD_LAYOUT.format(background=""), source="bare.txt")
-    reference = bundled_pipeline(layout=bare, seed=2, steps=STEPS, background="").images[0]
-    assert np.array_equal(bundled_pipeline(layout=lmd, seed=2, steps=STEPS).images[0], reference)
-    assert np.array_equal(bundled_pipeline(layout=bare, seed=2, steps=STEPS,
+    reference = bundled_pipeline.draw(layout=bare, seed=2, steps=STEPS, background="").images[0]
+    assert np.array_equal(bundled_pipeline.draw(layout=lmd, seed=2, steps=STEPS).images[0], reference)
+    assert np.array_equal(bundled_pipeline.draw(layout=bare, seed=2, steps=STEPS,
                                            background="a sunny meadow").images[0], reference)
 
 
@@ -89,5 +89,5 @@ def test_a_stable_diffusion_checkpoint_is_given_the_background_and_style(tmp_pat
         return original(*args, **kwargs)
 
     monkeypatch.setattr(compose.pipeline, "encode_regions", recording)
-    ComposePipeline.from_bundle(bundle)(prompt=prompt, seed=0, steps=2)
+    ComposePipeline.from_bundle(bundle).draw(prompt=prompt, seed=0, steps=2)
     assert seen and set(seen) == {background}

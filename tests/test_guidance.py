@@ -110,10 +110,10 @@ def test_guided_and_bounded_methods_draw_deterministic_pictures(config, tmp_path
     bundle = tiny_bundle()
     pipeline = ComposePipeline.from_bundle(bundle)
     prompt = "a red circle to the left of a blue square"
-    first = pipeline(prompt=prompt, seed=3, steps=4, config=config).images[0]
-    again = pipeline(prompt=prompt, seed=3, steps=4, config=config).images[0]
-    stage_one = pipeline(prompt=prompt, seed=3, steps=4).images[0]
+    first = pipeline.draw(prompt=prompt, seed=3, steps=4, config=config).images[0]
+    again = pipeline.draw(prompt=prompt, seed=3, steps=4, config=config).images[0]
+    stage_one = pipeline.draw(prompt=prompt, seed=3, steps=4).images[0]
     assert np.array_equal(first, again)
     assert not np.array_equal(first, stage_one), "the mechanism changes the picture"
-    batched = pipeline(prompt=[prompt, "a red circle and two blue squares"], seed=[3, 4], steps=4, config=config)
+    batched = pipeline.draw(prompt=[prompt, "a red circle and two blue squares"], seed=[3, 4], steps=4, config=config)
     assert np.abs(batched.images[0].astype(int) - first.astype(int)).max() <= 2, "a batch item draws as alone"

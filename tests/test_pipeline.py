@@ -67,20 +67,20 @@ def test_same_seed_same_picture_and_a_batch_equals_its_items(pipeline):
     # neither may change a picture.
     prompts = ["a red circle and no stars", "three green triangles", "a yellow star above a purple diamond"]
     seeds = [3, 4, 5]
-    batch = pipeline(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
-    again = pipeline(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
+    batch = pipeline.draw(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
+    again = pipeline.draw(prompt=prompts, seed=seeds, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert all(np.array_equal(a, b) for a, b in zip(batch.images, again.images)), "same seed, same picture"
     for prompt, seed, image in zip(prompts, seeds, batch.images):
-        alone = pipeline(prompt=prompt, seed=seed, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5)).images[0]
+        alone = pipeline.draw(prompt=prompt, seed=seed, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5)).images[0]
         # Batched and single matrix products round differently in the last bits: a level or two, never more.
         assert level_difference(alone, image) <= 2, f"{prompt!r} drawn alone differs from its batch item"
-    other = pipeline(prompt=prompts[0], seed=seeds[0] + 1, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
+    other = pipeline.draw(prompt=prompts[0], seed=seeds[0] + 1, steps=3, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert level_difference(other.images[0], batch.images[0]) > 2, "another seed draws another picture"
 
 
 def test_output_holds_everything_and_callbacks_see_every_step_of_each_stage(pipeline, capsys):
     calls = []
-    output = pipeline(prompt="a red circle to the left of a blue square", seed=7, steps=4, config=ComposeConfig(refine=True,
+    output = pipeline.draw(prompt="a red circle to the left of a blue square", seed=7, steps=4, config=ComposeConfig(refine=True,
                       refine_strength=0.5), callback=lambda stage, index, latents: calls.append(
                           (stage, index, tuple(latents.shape))))
     assert isinstance(output, PipelineOutput)
@@ -98,7 +98,7 @@ def test_output_holds_everything_and_callbacks_see_every_step_of_each_stage(pipe
     assert "compose" not in capsys.readouterr().err, "no progress bar unless asked"
 
     calls.clear()
-    stage_one = pipeline(prompt="three green triangles", seed=[1], steps=3, config=ComposeConfig(refine=False), progress=True,
+    stage_one = pipeline.draw(prompt="three green triangles", seed=[1], steps=3, config=ComposeConfig(refine=False), progress=True,
                          callback=lambda stage, index, latents: calls.append((stage, index)))
     assert [stage for stage, _ in calls] == ["stage1"] * 3 and "stage2" not in stage_one.timings
     assert "compose" in capsys.readouterr().err, "the progress bar can be turned on"
@@ -114,7 +114,7 @@ def test_stage_two_keeps_everything_outside_the_dilated_object_regions(pipeline,
         if stage == "stage1" and index == 3:
             captured["stage1"] = latents.clone()
 
-    output = pipeline(layout=layout, seed=2, steps=4, config=ComposeConfig(refine=True, refine_strength=0.5, refine_dilation=1),
+    output = pipeline.draw(layout=layout, seed=2, steps=4, config=ComposeConfig(refine=True, refine_strength=0.5, refine_dilation=1),
                       callback=keep_stage_one)
     from compose.sampling import to_uint8
 
@@ -169,7 +169,7 @@ def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
     boxes = read_layout(LAYOUTS / "shapes_boxes.json")
     sketch = read_layout(LAYOUTS / "shapes_sketch.yaml")
     assert all(region.polygons for region in sketch.regions), "the sketch's regions are painted masks"
-    output = pipeline(layout=[boxes, sketch], seed=[0, 1], steps=2, config=ComposeConfig(refine=True, refine_strength=0.5))
+    output = pipeline.draw(layout=[boxes, sketch], seed=[0, 1], steps=2, config=ComposeConfig(refine=True, refine_strength=0.5))
     assert [image.shape for image in output.images] == [(SIZE, SIZE, 3)] * 2
     assert output.scenes == [None, None] and output.layouts == [boxes, sketch]
     assert [len(seeds) for seeds in output.object_seeds] == [2, 3]
@@ -181,7 +181,7 @@ def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
         assert 0.2 * box_area < region_map.mean().item() < 1.3 * box_area
         assert not region_map[~torch.from_numpy(grown(touched_cells(region.box, GRID), 1))].any()
     # A layout with its prompt: the prompt is parsed for the record, the given regions are used.
-    with_prompt = pipeline(prompt=boxes.prompt, layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False))
+    with_prompt = pipeline.draw(prompt=boxes.prompt, layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False))
     assert with_prompt.scenes[0] is not None and with_prompt.layouts[0] is boxes
 
 
@@ -190,9 +190,9 @@ def test_a_layout_files_negative_prompt_is_used(pipeline):
 
     boxes = read_layout(LAYOUTS / "shapes_boxes.json")
     negated = dataclasses.replace(boxes, negative="green stars")
-    plain = pipeline(layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
-    from_file = pipeline(layout=negated, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
-    from_call = pipeline(layout=boxes, negative="green stars", seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
+    plain = pipeline.draw(layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
+    from_file = pipeline.draw(layout=negated, seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
+    from_call = pipeline.draw(layout=boxes, negative="green stars", seed=0, steps=2, config=ComposeConfig(refine=False)).images[0]
     assert np.array_equal(from_file, from_call)
     assert level_difference(from_file, plain) > 0
 
@@ -213,7 +213,7 @@ def test_a_layout_files_negative_prompt_is_used(pipeline):
 ])
 def test_bad_input_is_a_clear_value_error(pipeline, arguments, message):
     with pytest.raises(ValueError, match=message):
-        pipeline(**{"steps": 2, **arguments})
+        pipeline.draw(**{"steps": 2, **arguments})
 
 
 def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly():
@@ -230,7 +230,7 @@ def test_the_bundled_model_composes_pictures_the_detector_reads_back_correctly()
     prompts = ["a red circle to the left of a blue square", "three green triangles",
                "a yellow star above a purple diamond"]
     cases = [(prompt, seed) for prompt in prompts for seed in (0, 1)]
-    output = pipeline(prompt=[prompt for prompt, _ in cases], seed=[seed for _, seed in cases], steps=25,
+    output = pipeline.draw(prompt=[prompt for prompt, _ in cases], seed=[seed for _, seed in cases], steps=25,
                       config=COMPOSE_METHODS["compose"])
     verdicts = [score(scene, detect(image), layout)
                 for scene, image, layout in zip(output.scenes, output.images, output.layouts)]
@@ -289,14 +289,14 @@ def test_scenes_without_objects_are_drawn_as_their_background(pipeline, bundle):
     other model denoises the background with the negations as the negative prompt, alone or in a batch."""
     from compose.model.bundle import ModelBundle
 
-    output = pipeline(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2)
+    output = pipeline.draw(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2)
     assert output.layouts[0].regions == () and len(output.layouts[1].regions) == 1
     assert (output.images[0] == 255).all(), "the shapes world's empty scene is its white canvas"
     assert not (output.images[1] == 255).all()
 
     other_world = ComposePipeline.from_bundle(dataclasses.replace(bundle, world=None))
     assert isinstance(other_world.bundle, ModelBundle) and other_world.bundle.empty_canvas(SIZE) is None
-    alone = other_world(prompt="a scene with no stars", seed=0, steps=2).images[0]
-    batched = other_world(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2).images[0]
+    alone = other_world.draw(prompt="a scene with no stars", seed=0, steps=2).images[0]
+    batched = other_world.draw(prompt=["a scene with no stars", "a red circle"], seed=[0, 1], steps=2).images[0]
     assert not (alone == 255).all(), "a model with no declared world draws the scene itself"
     assert level_difference(alone, batched) <= 2

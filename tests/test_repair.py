@@ -135,11 +135,11 @@ def cells(box) -> np.ndarray:
 
 def test_a_repair_redraws_only_the_failed_region_and_records_each_round(pipeline):
     prompt = "a red circle to the left of a blue square"
-    first = pipeline(prompt=prompt, seed=4, steps=4)
+    first = pipeline.draw(prompt=prompt, seed=4, steps=4)
     layout = first.layouts[0]
     failed = Check(passed=False, problems=(Problem(1, layout.regions[1].box, "region 1: not there"),))
     checker = ScriptedChecker([failed])
-    repaired = pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3), checker=checker)
+    repaired = pipeline.draw(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3), checker=checker)
     rounds = repaired.repairs[0]
     assert [item.check.passed for item in rounds] == [False, True] and rounds[0].image is not None
     assert rounds[1].image is None and len(checker.seen) == 2
@@ -148,20 +148,20 @@ def test_a_repair_redraws_only_the_failed_region_and_records_each_round(pipeline
     after = repaired.images[0]
     assert np.array_equal(after[~inside], first.images[0][~inside]), "outside the failed region nothing moves"
     assert np.abs(after[inside].astype(int) - first.images[0][inside].astype(int)).max() > 2
-    again = pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
+    again = pipeline.draw(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
                      checker=ScriptedChecker([failed]))
     assert np.array_equal(again.images[0], after), "a repair is deterministic"
-    untouched = pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
+    untouched = pipeline.draw(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
                          checker=ScriptedChecker([]))
     assert np.array_equal(untouched.images[0], first.images[0]) and len(untouched.repairs[0]) == 1
 
 
 def test_an_extra_thing_is_erased_to_the_worlds_background_and_rounds_are_bounded(pipeline):
     prompt = "a red circle to the left of a blue square"
-    first = pipeline(prompt=prompt, seed=5, steps=4)
+    first = pipeline.draw(prompt=prompt, seed=5, steps=4)
     stray = (0.0, 0.75, 0.2, 1.0)
     extra = Check(passed=False, problems=(Problem(None, stray, "an extra thing"),))
-    repaired = pipeline(prompt=prompt, seed=5, steps=4, config=ComposeConfig(repair_rounds=2),
+    repaired = pipeline.draw(prompt=prompt, seed=5, steps=4, config=ComposeConfig(repair_rounds=2),
                         checker=ScriptedChecker([extra, extra, extra]))
     assert [item.check.passed for item in repaired.repairs[0]] == [False, False, False], "two repairs, a last check"
     x0, y0, x1, y1 = (int(round(v * SIZE)) for v in stray)
@@ -169,7 +169,7 @@ def test_an_extra_thing_is_erased_to_the_worlds_background_and_rounds_are_bounde
     outside = ~cells(stray)
     assert np.array_equal(repaired.images[0][outside], first.images[0][outside])
     other_world = type(pipeline).from_bundle(dataclasses.replace(pipeline.bundle, world=None))
-    redrawn = other_world(prompt=prompt, seed=5, steps=4, config=ComposeConfig(repair_rounds=1),
+    redrawn = other_world.draw(prompt=prompt, seed=5, steps=4, config=ComposeConfig(repair_rounds=1),
                           checker=ScriptedChecker([extra]))
     assert not (redrawn.images[0][y0:y1, x0:x1] == 255).all(), "without a known background the box is redrawn"
 
@@ -193,11 +193,11 @@ def test_repair_fixes_a_crowded_picture_of_the_bundled_model():
 def test_a_failed_check_that_names_nothing_ends_the_rounds_and_repair_needs_a_checker(pipeline):
     prompt = "a red circle to the left of a blue square"
     vague = Check(passed=False, problems=(), details=("relation_failed: ...",))
-    output = pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
+    output = pipeline.draw(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=3),
                       checker=ScriptedChecker([vague, vague]))
     assert [item.check.passed for item in output.repairs[0]] == [False] and output.repairs[0][0].image is None
     with pytest.raises(ValueError, match="give checker="):
-        pipeline(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=1))
+        pipeline.draw(prompt=prompt, seed=4, steps=4, config=ComposeConfig(repair_rounds=1))
 
 
 def test_the_shapes_checker_names_a_member_in_a_negated_colour():

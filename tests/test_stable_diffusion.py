@@ -86,7 +86,7 @@ def test_compose_runs_both_stages_with_the_region_processor_at_every_cross_atten
     handles = [module.register_forward_pre_hook(lambda m, a, k, name=name: record(m, a, k, name), with_kwargs=True)
                for name, module in cross_attention.items()]
     try:
-        output = ComposePipeline.from_bundle(bundle)(
+        output = ComposePipeline.from_bundle(bundle).draw(
             prompt=["a red circle to the left of a blue square", "three green triangles"], seed=[0, 1], steps=3,
             config=ComposeConfig(refine=True, refine_strength=0.5))
     finally:
@@ -129,7 +129,7 @@ def test_bundle_dtype_changes_keep_every_method_running(model_folder):
     assert all(next(module.parameters()).dtype == torch.bfloat16 for module in bundle.modules())
     assert len(bundle.modules()) == 3, "the VAE moves with the UNet and the text encoder"
     plain = generate_plain(bundle, ["a red circle"], [0], steps=2)[0]
-    composed = ComposePipeline.from_bundle(bundle)(prompt="a red circle above a blue square", seed=0, steps=2,
+    composed = ComposePipeline.from_bundle(bundle).draw(prompt="a red circle above a blue square", seed=0, steps=2,
                                                    config=ComposeConfig(refine=True, refine_strength=0.5)).images[0]
     for image in (plain, composed):
         assert image.shape == (PICTURE_SIDE, PICTURE_SIDE, 3) and image.dtype == np.uint8
@@ -169,8 +169,8 @@ def test_a_stable_diffusion_pipeline_converts_in_one_line_sharing_its_parts(mode
     assert composed.bundle.unet is pipe.unet and composed.bundle.codec.vae is pipe.vae, "shared, not copied"
     assert composed.bundle.text_encoder is pipe.text_encoder and composed.bundle.text_length == 77
     from_folder = ComposePipeline.from_pretrained(model_folder)
-    first = composed(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
-    second = from_folder(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
+    first = composed.draw(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
+    second = from_folder.draw(prompt="a red circle above a blue square", seed=0, steps=2).images[0]
     assert np.abs(first.astype(int) - second.astype(int)).max() <= 1, "the same model either way"
     assert from_folder.to("cpu") is from_folder
     with pytest.raises(ValueError, match="no vae"):
