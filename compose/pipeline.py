@@ -35,7 +35,7 @@ from diffusers.utils import BaseOutput
 
 from compose.checking import Check, Checker
 from compose.config import ComposeConfig
-from compose.model.bundle import ModelBundle, PixelFoldCodec, VaeCodec
+from compose.model.bundle import ModelBundle, PixelFoldCodec, VaeCodec, XLUNet
 from compose.regions.attention import AttentionRecorder, RegionControl
 from compose.regions.conditioning import (
     encode_regions,
@@ -110,16 +110,20 @@ class ComposePipeline(DiffusionPipeline):
     with uint8 arrays back (what the CLI and the benchmark use). The same seed draws the same picture
     either way."""
 
-    model_cpu_offload_seq = "text_encoder->unet->vae"
+    model_cpu_offload_seq = "text_encoder->text_encoder_2->unet->vae"
+    _optional_components = ["text_encoder_2", "tokenizer_2"]  # SDXL-class models have both
     _callback_tensor_inputs = ["latents"]
 
-    def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, native_size: int | None = None,
-                 text_length: int | None = None, phrase_length: int | None = None, region_prefix: str = "",
-                 world: dict | None = None):
+    def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, text_encoder_2=None, tokenizer_2=None,
+                 native_size: int | None = None, text_length: int | None = None, phrase_length: int | None = None,
+                 region_prefix: str = "", world: dict | None = None, force_zeros_for_empty_prompt: bool = False):
         from compose.model.bundle import SD_PHRASE_LENGTH, SD_TEXT_LENGTH
 
         super().__init__()
-        self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        if (text_encoder_2 is None) != (tokenizer_2 is None):
+            raise ValueError("ComposePipeline: give text_encoder_2 and tokenizer_2 together (an SDXL model), or neither")
+        self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+                              text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2)
         downscale = self._codec().downscale
         if text_length is None:  # a Stable Diffusion tokenizer's context (77 when it names none)
             text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
@@ -127,7 +131,8 @@ class ComposePipeline(DiffusionPipeline):
         self.register_to_config(native_size=int(native_size or unet.config.sample_size * downscale),
                                 text_length=int(text_length),
                                 phrase_length=int(phrase_length or min(text_length, SD_PHRASE_LENGTH)),
-                                region_prefix=region_prefix, world=world)
+                                region_prefix=region_prefix, world=world,
+                                force_zeros_for_empty_prompt=bool(force_zeros_for_empty_prompt))
         self.model_name = ""
         self.model_info: dict = {}
 
@@ -138,21 +143,30 @@ class ComposePipeline(DiffusionPipeline):
     def bundle(self) -> ModelBundle:
         """The model as compose's drawing code reads it (the registered components, not copies)."""
         config = self.config
-        return ModelBundle(unet=self.unet, text_encoder=self.text_encoder, tokenizer=self.tokenizer,
-                           scheduler_config=dict(self.scheduler.config), codec=self._codec(), name=self.model_name,
+        codec = self._codec()
+        unet = self.unet
+        if self.text_encoder_2 is not None:  # SDXL: the pooled embedding and time ids added per call
+            unet = XLUNet(unet, int(self.text_encoder_2.config.projection_dim), codec.downscale)
+        return ModelBundle(unet=unet, text_encoder=self.text_encoder, tokenizer=self.tokenizer,
+                           scheduler_config=dict(self.scheduler.config), codec=codec, name=self.model_name,
                            native_size=config.native_size, text_length=config.text_length,
                            phrase_length=config.phrase_length, info=self.model_info,
-                           region_prefix=config.region_prefix, world=config.world)
+                           region_prefix=config.region_prefix, world=config.world,
+                           text_encoder_2=self.text_encoder_2, tokenizer_2=self.tokenizer_2,
+                           zero_empty_negative=config.force_zeros_for_empty_prompt)
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, sampler: str = "ddim") -> ComposePipeline:
         """The pipeline around a loaded ModelBundle's parts (shared), sampling with `sampler`
         ("ddim", "dpm" or "euler", built from the model's noise schedule)."""
         vae = bundle.codec.vae if isinstance(bundle.codec, VaeCodec) else bundle.codec
-        pipeline = cls(unet=bundle.unet, vae=vae, text_encoder=bundle.text_encoder, tokenizer=bundle.tokenizer,
-                       scheduler=bundle.make_scheduler(sampler), native_size=bundle.native_size,
+        unet = bundle.unet.unet if isinstance(bundle.unet, XLUNet) else bundle.unet
+        pipeline = cls(unet=unet, vae=vae, text_encoder=bundle.text_encoder, tokenizer=bundle.tokenizer,
+                       scheduler=bundle.make_scheduler(sampler), text_encoder_2=bundle.text_encoder_2,
+                       tokenizer_2=bundle.tokenizer_2, native_size=bundle.native_size,
                        text_length=bundle.text_length, phrase_length=bundle.phrase_length,
-                       region_prefix=bundle.region_prefix, world=bundle.world)
+                       region_prefix=bundle.region_prefix, world=bundle.world,
+                       force_zeros_for_empty_prompt=bundle.zero_empty_negative)
         pipeline.model_name, pipeline.model_info = bundle.name, bundle.info
         return pipeline
 
@@ -177,16 +191,21 @@ class ComposePipeline(DiffusionPipeline):
 
     @classmethod
     def from_pipe(cls, pipe, sampler: str = "ddim") -> ComposePipeline:
-        """The compose pipeline of a diffusers StableDiffusionPipeline a user already has: its UNet, VAE,
-        text encoder, tokenizer and scheduler config, shared (no weights are copied)."""
+        """The compose pipeline of a diffusers StableDiffusionPipeline (or StableDiffusionXLPipeline) a user
+        already has: its UNet, VAE, text encoder(s), tokenizer(s) and scheduler config, shared (no weights
+        are copied)."""
         from compose.model.bundle import stable_diffusion_bundle
 
         missing = [part for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
                    if getattr(pipe, part, None) is None]
         if missing:
             raise ValueError(f"from_pipe: the pipeline has no {', '.join(missing)}; give a Stable Diffusion pipeline")
+        second = {}
+        if getattr(pipe, "text_encoder_2", None) is not None:  # SDXL-class
+            second = {"text_encoder_2": pipe.text_encoder_2, "tokenizer_2": pipe.tokenizer_2,
+                      "zero_empty_negative": bool(pipe.config.get("force_zeros_for_empty_prompt", True))}
         bundle = stable_diffusion_bundle(pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer,
-                                         dict(pipe.scheduler.config), name=type(pipe).__name__)
+                                         dict(pipe.scheduler.config), name=type(pipe).__name__, **second)
         return cls.from_bundle(bundle, sampler=sampler)
 
     def save_pretrained(self, save_directory, safe_serialization: bool = True, **kwargs) -> None:

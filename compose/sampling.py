@@ -15,7 +15,6 @@ import torch
 
 from compose.regions.attention import AttentionRecorder, RegionControl, region_kwargs, region_processors
 from compose.regions.guidance import AttentionGuidance
-from compose.model.text import encode_texts
 
 
 def check_size(size: int, downscale: int) -> None:
@@ -24,11 +23,13 @@ def check_size(size: int, downscale: int) -> None:
         raise ValueError(f"size {size}: give a positive multiple of {downscale} pixels for this model")
 
 
-def encode_prompts(bundle, prompts: list[str], length: int | None = None) -> torch.Tensor:
-    """(B, L, D) text embeddings of whole prompts (L = the model's caption length unless given).
+def encode_prompts(bundle, prompts: list[str], length: int | None = None, negative: bool = False) -> torch.Tensor:
+    """(B, L, D) text embeddings of whole prompts (L = the model's caption length unless given; an SDXL
+    model adds its pooled row, ModelBundle.with_pooled); `negative` for the unconditional branch.
 
     Gradients flow when called outside torch.no_grad (training encodes its captions this way)."""
-    return encode_texts(bundle.text_encoder, bundle.tokenizer, prompts, length or bundle.text_length)
+    return bundle.with_pooled(bundle.encode(prompts, length or bundle.text_length, negative=negative), prompts,
+                              negative=negative)
 
 
 def initial_noise(bundle, generators: list[torch.Generator], size: int) -> torch.Tensor:
@@ -169,7 +170,7 @@ def generate_plain(bundle, prompts: list[str], seeds: list[int], steps: int = 25
     with torch.no_grad():
         latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
         condition = encode_prompts(bundle, prompts)
-        uncondition = encode_prompts(bundle, [negative])
+        uncondition = encode_prompts(bundle, [negative], negative=True)
         latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
                           progress=progress, recorder=recorder)
         return to_uint8(bundle.codec.decode(latents))

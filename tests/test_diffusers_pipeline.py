@@ -33,7 +33,9 @@ def sd_folder(tmp_path_factory):
 
 def test_it_is_a_diffusion_pipeline_with_registered_components(bundled, sd_folder):
     assert isinstance(bundled, DiffusionPipeline)
-    assert set(bundled.components) == {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
+    assert set(bundled.components) == {"unet", "vae", "text_encoder", "tokenizer", "scheduler", "text_encoder_2",
+                                       "tokenizer_2"}
+    assert bundled.text_encoder_2 is None and bundled.tokenizer_2 is None, "SDXL's second encoder: not an SD model's"
     assert isinstance(bundled.vae, PixelFoldCodec)
     sd = ComposePipeline.from_pretrained(sd_folder)
     assert type(sd.vae).__name__ == "AutoencoderKL"

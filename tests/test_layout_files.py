@@ -782,7 +782,7 @@ def test_the_examples_are_package_data_shipped_by_pyproject():
 
     package = Path(compose.layout_files.__file__).resolve().parent
     assert LAYOUTS.resolve().is_relative_to(package)
-    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["compose.layout_files"]
     files = [path.relative_to(package).as_posix() for path in LAYOUTS.iterdir() if path.is_file()]
     unshipped = [name for name in files if name != "examples/make_sketches.py"

@@ -228,7 +228,7 @@ def test_the_suites_are_package_data_shipped_by_pyproject():
 
     package = Path(compose.bench.__file__).resolve().parent
     assert SUITES.resolve().is_relative_to(package)
-    pyproject = tomllib.loads((package.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["compose.bench"]
     files = [path.relative_to(package).as_posix() for path in SUITES.rglob("*") if path.is_file()]
     assert len(files) >= len(CATEGORIES) + MIN_LAYOUT_FILES

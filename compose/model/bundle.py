@@ -103,6 +103,41 @@ class VaeCodec:
         return self.vae.decode(samples.to(self.vae.dtype) / self.scaling).sample.clamp(-1, 1)
 
 
+class XLUNet(torch.nn.Module):
+    """An SDXL UNet called the way compose calls a Stable Diffusion 1.x/2.x one.
+
+    SDXL's UNet also wants the pooled text embedding and the "added time ids" (original size, crop,
+    target size) of every batch row. compose's conditioning carries the pooled embedding as one extra
+    row after the tokens (ModelBundle.with_pooled); this wrapper takes it off before the UNet sees the
+    context, so region control, attention recording and guidance see exactly the text tokens. The time
+    ids are the picture's own size, uncropped (what SDXL's pipeline passes by default)."""
+
+    def __init__(self, unet, pooled_dim: int, downscale: int):
+        super().__init__()
+        self.unet = unet
+        self.pooled_dim = pooled_dim
+        self.downscale = downscale
+
+    @property
+    def config(self):
+        return self.unet.config
+
+    @property
+    def attn_processors(self):
+        return self.unet.attn_processors
+
+    def set_attn_processor(self, processor):
+        self.unet.set_attn_processor(processor)
+
+    def forward(self, sample, timestep, encoder_hidden_states, cross_attention_kwargs=None, **kwargs):
+        pooled = encoder_hidden_states[:, -1, :self.pooled_dim]
+        side = sample.shape[-1] * self.downscale
+        time_ids = torch.tensor([side, side, 0, 0, side, side], dtype=pooled.dtype, device=pooled.device)
+        added = {"text_embeds": pooled, "time_ids": time_ids.expand(sample.shape[0], -1)}
+        return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states[:, :-1],
+                         added_cond_kwargs=added, cross_attention_kwargs=cross_attention_kwargs, **kwargs)
+
+
 @dataclass
 class ModelBundle:
     """The parts a text-to-image pipeline needs, loaded once and shared by every call."""
@@ -121,6 +156,12 @@ class ModelBundle:
     # The world the model draws, when its compose_model.json declares one: {"spec": ..., "backgrounds": 1}
     # for the shapes world (one white canvas). See `background_text`.
     world: dict | None = None
+    # SDXL-class models: the second text encoder (with projection) and its tokenizer; `unet` is then an
+    # XLUNet. An empty negative prompt is all zeros when the model asks for it (SDXL's
+    # force_zeros_for_empty_prompt).
+    text_encoder_2: object = None
+    tokenizer_2: object = None
+    zero_empty_negative: bool = False
 
     @property
     def device(self) -> torch.device:
@@ -141,9 +182,49 @@ class ModelBundle:
 
     def modules(self):
         modules = [self.unet, self.text_encoder]
+        if self.text_encoder_2 is not None:
+            modules.append(self.text_encoder_2)
         if isinstance(self.codec, VaeCodec):
             modules.append(self.codec.vae)
         return modules
+
+    def encode(self, texts: list[str], length: int, negative: bool = False) -> torch.Tensor:
+        """Token embeddings (len(texts), length, D) of each text, padded or cut to `length` tokens. An SDXL
+        model's are both encoders' penultimate hidden states side by side, as its pipeline builds them;
+        an empty negative text (`negative`) is zeros when the model asks for that."""
+        from compose.model.text import encode_texts
+
+        if self.text_encoder_2 is None:
+            return encode_texts(self.text_encoder, self.tokenizer, texts, length)
+        parts = []
+        for encoder, tokenizer in ((self.text_encoder, self.tokenizer), (self.text_encoder_2, self.tokenizer_2)):
+            ids = tokenizer(texts, padding="max_length", max_length=length, truncation=True, return_tensors="pt")
+            device = next(encoder.parameters()).device
+            parts.append(encoder(ids.input_ids.to(device), output_hidden_states=True).hidden_states[-2])
+        tokens = torch.cat(parts, dim=-1)
+        return tokens * self._kept(texts, negative).to(tokens)[:, None, None]
+
+    def with_pooled(self, tokens: torch.Tensor, texts: list[str], negative: bool = False) -> torch.Tensor:
+        """`tokens` (N, T, D) with, for an SDXL model, one more row holding each text's pooled embedding
+        (the second encoder's projection, zero-padded to D), which XLUNet hands to the UNet; unchanged
+        for other models."""
+        if self.text_encoder_2 is None:
+            return tokens
+        ids = self.tokenizer_2(texts, padding="max_length", max_length=self.text_length, truncation=True,
+                               return_tensors="pt").input_ids
+        pooled = self.text_encoder_2(ids.to(next(self.text_encoder_2.parameters()).device)).text_embeds
+        pooled = pooled * self._kept(texts, negative).to(pooled)[:, None]
+        if pooled.shape[-1] > tokens.shape[-1]:
+            raise ValueError(f"SDXL model: pooled embedding width {pooled.shape[-1]} exceeds the context width "
+                             f"{tokens.shape[-1]}")
+        row = torch.zeros(tokens.shape[0], 1, tokens.shape[-1], dtype=tokens.dtype, device=tokens.device)
+        row[:, 0, :pooled.shape[-1]] = pooled.to(tokens)
+        return torch.cat([tokens, row], dim=1)
+
+    def _kept(self, texts: list[str], negative: bool) -> torch.Tensor:
+        """1 per text, 0 for an empty negative text of a model that zeroes those."""
+        zero = negative and self.zero_empty_negative
+        return torch.tensor([0.0 if zero and not text else 1.0 for text in texts])
 
     def background_text(self, text: str) -> str:
         """The background phrase this model is given: `text` as it is, or "" when the model declares a
@@ -272,15 +353,23 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     return folder
 
 
-def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str) -> ModelBundle:
+def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str,
+                            text_encoder_2=None, tokenizer_2=None, zero_empty_negative: bool = False) -> ModelBundle:
     """A ModelBundle around a Stable Diffusion 1.x/2.x model's parts (shared, not copied): its VAE as the
-    codec, the tokenizer's context as the caption length (77 when the tokenizer names none)."""
+    codec, the tokenizer's context as the caption length (77 when the tokenizer names none). With a
+    second text encoder and tokenizer it is an SDXL-class model (its UNet wrapped in XLUNet)."""
     codec = VaeCodec(vae)
     text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
     text_length = text_length if text_length < 10_000 else SD_TEXT_LENGTH
+    if text_encoder_2 is not None:
+        if tokenizer_2 is None:
+            raise ModelLoadError(f"{name}: an SDXL model needs tokenizer_2 beside text_encoder_2")
+        unet = XLUNet(unet, int(text_encoder_2.config.projection_dim), codec.downscale)
     return ModelBundle(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler_config=dict(scheduler_config),
                        codec=codec, name=name, native_size=int(unet.config.sample_size) * codec.downscale,
-                       text_length=text_length, phrase_length=min(text_length, SD_PHRASE_LENGTH), info={})
+                       text_length=text_length, phrase_length=min(text_length, SD_PHRASE_LENGTH), info={},
+                       text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2,
+                       zero_empty_negative=zero_empty_negative and text_encoder_2 is not None)
 
 
 def save_stable_diffusion(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = torch.float16) -> Path:
@@ -358,6 +447,14 @@ def _quiet_loading(*libraries):
                 library.enable_progress_bar()
 
 
+def _pipeline_setting(path: Path, key: str, default):
+    """One setting of a diffusers folder's model_index.json (the default when the file or key is absent)."""
+    try:
+        return json.loads((path / "model_index.json").read_text(encoding="utf-8")).get(key, default)
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return default
+
+
 def _load_model(name_or_path, device, dtype) -> ModelBundle:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
@@ -410,7 +507,15 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
         from diffusers import AutoencoderKL
 
         vae = _load_part(AutoencoderKL.from_pretrained, path / "vae", "VAE", torch_dtype=dtype)
-        bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name)
+        extra = {}
+        if (path / "text_encoder_2").is_dir():  # SDXL-class: a second text encoder, with projection
+            from transformers import CLIPTextModelWithProjection
+
+            extra = {"text_encoder_2": _load_part(CLIPTextModelWithProjection.from_pretrained, path / "text_encoder_2",
+                                                  "second text encoder", torch_dtype=dtype),
+                     "tokenizer_2": _load_part(CLIPTokenizer.from_pretrained, path / "tokenizer_2", "second tokenizer"),
+                     "zero_empty_negative": _pipeline_setting(path, "force_zeros_for_empty_prompt", True)}
+        bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name, **extra)
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")

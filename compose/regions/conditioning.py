@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from compose.model.text import encode_texts
-
 
 def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, background: str = "",
                    slots: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,7 +20,8 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
     (R >= every len(phrases[b])). The token sequence of an image is the background's tokens (seen
     everywhere) followed by `slots` phrase slots of `bundle.phrase_length` tokens; slot r holds
     phrase r and is seen only inside region r; unused slots are seen nowhere.
-    Returns (condition (B, T, D), coverage (B, T, S, S)) with T = (1 + slots) * phrase_length."""
+    Returns (condition (B, T, D), coverage (B, T, S, S)) with T = (1 + slots) * phrase_length (and, for
+    an SDXL model, one more condition row: the pooled embedding, ModelBundle.with_pooled)."""
     batch = len(phrases)
     slots = slots if slots is not None else max(1, max(len(items) for items in phrases))
     length = bundle.phrase_length
@@ -31,10 +30,13 @@ def encode_regions(bundle, phrases: list[list[str]], region_maps: torch.Tensor, 
         if len(items) > slots:
             raise ValueError(f"{len(items)} regions but only {slots} phrase slots")
         texts.extend([region_text(bundle.region_prefix, item) for item in items] + [""] * (slots - len(items)))
-    embeddings = encode_texts(bundle.text_encoder, bundle.tokenizer, texts, length)
+    embeddings = bundle.encode(texts, length)
     background_tokens = embeddings[:1].expand(batch, -1, -1)
     phrase_tokens = embeddings[1:].reshape(batch, slots * length, embeddings.shape[-1])
     condition = torch.cat([background_tokens, phrase_tokens], dim=1)
+    # An SDXL model's pooled embedding (one per picture, after the tokens): its phrases as one caption.
+    condition = bundle.with_pooled(condition, [", ".join([*items, background] if background else items)
+                                               for items in phrases])
 
     side = region_maps.shape[-1]
     coverage = torch.zeros(batch, 1 + slots, side, side, device=region_maps.device)
@@ -62,8 +64,8 @@ def region_uncondition(bundle, slots: int, text: str = "") -> torch.Tensor:
     """The unconditional branch that matches `encode_regions`' token count: the first phrase-length
     tokens hold `text` (a negative prompt, or ""), the rest the empty prompt's tokens repeated. Repeating
     identical keys and values leaves attention's output unchanged, so with "" this is exactly "no text"."""
-    tokens = encode_texts(bundle.text_encoder, bundle.tokenizer, [text, ""], bundle.phrase_length)
-    return torch.cat([tokens[:1], tokens[1:].repeat(1, slots, 1)], dim=1)
+    tokens = bundle.encode([text, ""], bundle.phrase_length, negative=True)
+    return bundle.with_pooled(torch.cat([tokens[:1], tokens[1:].repeat(1, slots, 1)], dim=1), [text], negative=True)
 
 
 def negative_tokens(bundle, texts: list[str], slots: int, region_maps: torch.Tensor,
@@ -81,7 +83,8 @@ def negative_tokens(bundle, texts: list[str], slots: int, region_maps: torch.Ten
     tokens = torch.cat([encoded[text] for text in texts])
     length = bundle.phrase_length
     outside = (1 - region_maps.sum(dim=1)).clamp(0, 1)  # (B, side, side)
-    coverage = torch.ones(tokens.shape[0], tokens.shape[1], *region_maps.shape[2:], device=region_maps.device)
+    token_count = (1 + slots) * length  # without an SDXL model's pooled row
+    coverage = torch.ones(tokens.shape[0], token_count, *region_maps.shape[2:], device=region_maps.device)
     coverage[:, :length] = outside[:, None]
     for row, count in enumerate(region_counts):
         coverage[row, (1 + count) * length:] = 0
