@@ -73,3 +73,59 @@ def save_tiny_stable_diffusion(folder: str | Path, seed: int = 0) -> Path:
     folder = Path(folder)
     pipeline.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+XL_TEXT_HIDDEN = 32  # each of the two text encoders; the UNet's context is both side by side (64)
+XL_POOLED = 32  # the second encoder's projection: the pooled embedding SDXL adds to the time embedding
+XL_TIME_DIM = 8  # per added time id (6 of them: original size, crop corner, target size)
+
+
+def build_tiny_sdxl(seed: int = 0):
+    """Seeded tiny SDXL-class parts, shaped as diffusers' own SDXL pipeline tests shape theirs: a UNet
+    with `addition_embed_type="text_time"` and cross-attention at both levels (as the two lower levels
+    of SDXL have), two CLIP text encoders (the second with projection), two tokenizers, the tiny VAE."""
+    from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from compose.model.text import train_tokenizer
+
+    _, vae, _, _, _ = build_tiny_stable_diffusion(seed)
+    torch.manual_seed(seed + 3)
+    unet = UNet2DConditionModel(
+        sample_size=UNET_SAMPLE_SIZE, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=2 * XL_TEXT_HIDDEN,
+        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time", addition_time_embed_dim=XL_TIME_DIM,
+        projection_class_embeddings_input_dim=6 * XL_TIME_DIM + XL_POOLED, norm_num_groups=8,
+    )
+    tokenizers = []
+    for _ in range(2):
+        tokenizer = train_tokenizer(CAPTIONS)
+        tokenizer.model_max_length = TEXT_LENGTH
+        tokenizers.append(tokenizer)
+    settings = dict(vocab_size=len(tokenizers[0]), hidden_size=XL_TEXT_HIDDEN, intermediate_size=37,
+                    num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=TEXT_LENGTH,
+                    bos_token_id=tokenizers[0].bos_token_id, eos_token_id=tokenizers[0].eos_token_id,
+                    pad_token_id=tokenizers[0].pad_token_id, hidden_act="gelu")
+    torch.manual_seed(seed + 4)
+    text_encoder = CLIPTextModel(CLIPTextConfig(**settings))
+    torch.manual_seed(seed + 5)
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**settings, projection_dim=XL_POOLED))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    return unet, vae, text_encoder, text_encoder_2, tokenizers[0], tokenizers[1], scheduler
+
+
+def save_tiny_sdxl(folder: str | Path, seed: int = 0) -> Path:
+    """Write the tiny SDXL model as a StableDiffusionXLPipeline folder (model_index.json, unet/, vae/,
+    text_encoder/, text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/)."""
+    from diffusers import StableDiffusionXLPipeline
+
+    unet, vae, text_encoder, text_encoder_2, tokenizer, tokenizer_2, scheduler = build_tiny_sdxl(seed)
+    pipeline = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+                                         tokenizer=tokenizer, tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler,
+                                         add_watermarker=False)
+    folder = Path(folder)
+    pipeline.save_pretrained(folder, safe_serialization=True)
+    return folder
