@@ -118,7 +118,7 @@ def score_noun_lexicon(gold_paths, errors_path) -> tuple[int, list[str], list[st
 
 
 def random_caption(rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """A random caption from the real caption writer and the scene dict it means (docs/scene-format.md)."""
+    """A random caption from the real caption writer and the scene dict it means (compose/specs/scene-format.md)."""
     from compose.shapes.data import random_sample
 
     sample = random_sample(rng)

@@ -1,4 +1,4 @@
-"""The `compose` command: a thin layer over the Python API (docs/cli.md).
+"""The `compose` command: a thin layer over the Python API (compose/specs/cli.md).
 
 Each subcommand maps its flags onto arguments of one API function. Bad input ends with exit status 2
 and one line on stderr naming the input and what is allowed (a traceback only with --debug); output
@@ -103,7 +103,7 @@ def command_layout(args) -> int:
         layout = plan(parse(_check_prompt(args.prompt)), seed=args.seed)
         if not layout.regions:
             raise ValueError(f"{args.prompt!r}: the scene names no object to place (only what must not appear "
-                             "and/or a background); a layout file holds 1 to 16 objects (docs/layout-files.md). "
+                             "and/or a background); a layout file holds 1 to 16 objects (compose/specs/layout-files.md). "
                              "`compose generate` draws such a scene as its background")
     syntax = "yaml" if args.output and args.output.suffix in (".yaml", ".yml") else "json"
     text = layout_to_text(layout, syntax=syntax)
@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("parse", help="print the scene each prompt describes")
     sub.add_argument("prompts", nargs="+", metavar="PROMPT")
-    sub.add_argument("--json", action="store_true", help="one JSON scene per line (docs/scene-format.md)")
+    sub.add_argument("--json", action="store_true", help="one JSON scene per line (compose/specs/scene-format.md)")
     sub.set_defaults(handler=command_parse)
 
     sub = commands.add_parser("layout", help="plan a layout for a prompt, or read a layout file, and write it")

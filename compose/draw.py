@@ -1,4 +1,4 @@
-"""Draw a layout as a picture for a person to check (docs/layout-files.md, section 3).
+"""Draw a layout as a picture for a person to check (compose/specs/layout-files.md, section 3).
 
 Each region is filled with a translucent colour (the colour its phrase names where it can, else a
 distinct one) and outlined in the same colour (its polygons when it

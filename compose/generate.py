@@ -62,7 +62,7 @@ class GenerationResult:
     repairs: tuple = ()  # compose.pipeline.RepairRound per check-and-repair round, when the method repairs
 
     def to_dict(self) -> dict:
-        """The JSON written beside the picture (docs/cli.md: scene, layout, method, seed, model, timings)."""
+        """The JSON written beside the picture (compose/specs/cli.md: scene, layout, method, seed, model, timings)."""
         from compose.layout_files import layout_to_dict
 
         return {

@@ -383,7 +383,7 @@ class ComposePipeline(DiffusionPipeline):
             raise ValueError(f"the layouts of one call have different backgrounds or styles {sorted(backgrounds)}; "
                              "call once per background")
         background_text = bundle.background_text(backgrounds.pop())  # "" for a world of one background
-        # The call's negative prompt, else the layout file's own (docs/layout-files.md: `negative`).
+        # The call's negative prompt, else the layout file's own (compose/specs/layout-files.md: `negative`).
         negatives = [negative_text(scene, negative if negative is not None else item.negative)
                      for scene, item in zip(scenes, layouts)]
         with torch.no_grad():

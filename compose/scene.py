@@ -3,7 +3,7 @@
 A `Scene` is what the parser reads out of a prompt (object groups, relations, negations, background,
 style);
 a `Layout` is where each object instance goes. Both are frozen dataclasses that serialise to exactly the
-JSON of docs/scene-format.md ("compose parse --json") and docs/layout-files.md
+JSON of compose/specs/scene-format.md ("compose parse --json") and compose/specs/layout-files.md
 ("compose.layout/v1"). This module imports nothing heavy: the parser and the CLI start fast.
 """
 
@@ -100,7 +100,7 @@ class Negation:
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything a prompt asks for; serialises to the scene JSON of docs/scene-format.md (v1.1).
+    """Everything a prompt asks for; serialises to the scene JSON of compose/specs/scene-format.md (v1.1).
 
     `objects` may be empty when the scene has negations or a background ("a scene without backpacks":
     the picture is the background, the negations its negative conditioning). `style` holds the words
@@ -153,7 +153,7 @@ class Scene:
 
 
 def scene_dict_v1_1(data: dict[str, Any]) -> dict[str, Any]:
-    """A scene JSON object written to version 1.0 as version 1.1 writes it (docs/scene-format.md): v1.1 adds
+    """A scene JSON object written to version 1.0 as version 1.1 writes it (compose/specs/scene-format.md): v1.1 adds
     `style` and a negation's `size`, null when absent. Other keys are copied as they are, so that
     comparing two upgraded dicts is as strict as comparing the originals."""
     upgraded = dict(data)

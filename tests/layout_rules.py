@@ -1,6 +1,6 @@
 """An independent check of planned layouts, and a maker of random scenes that are satisfiable.
 
-Written from the rules, not from the planner: docs/shapes-world.md (spec v1) for placement, sizes,
+Written from the rules, not from the planner: compose/specs/shapes-world.md (spec v1) for placement, sizes,
 relations and locations (through compose.shapes.world's relation_holds / location_holds), and the
 open-vocabulary rules documented in compose/planning/rules.py's module docstring (proportions, depth
 relations, drawing order), re-implemented here with their own constants. Nothing here imports the

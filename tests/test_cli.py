@@ -1,4 +1,4 @@
-"""The command line (docs/cli.md): outputs, exit codes, one-line errors, no partial files."""
+"""The command line (compose/specs/cli.md): outputs, exit codes, one-line errors, no partial files."""
 
 import json
 import subprocess
@@ -35,7 +35,7 @@ def test_parse_json_is_the_scene_of_cli_md(capsys):
 
 
 def test_parse_json_of_a_scene_with_no_object_and_a_style(capsys):
-    """docs/scene-format.md (v1.1): empty objects, a negation's size, the optional style."""
+    """compose/specs/scene-format.md (v1.1): empty objects, a negation's size, the optional style."""
     status, out, err = run(capsys, "parse", "a realistic photo of a scene without small backpacks", "--json")
     assert status == 0 and err == ""
     scene = json.loads(out)

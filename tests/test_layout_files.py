@@ -1,5 +1,5 @@
 """Tests for compose.layout_files: every reader, the writer's round trip, and one test per error rule
-of docs/layout-files.md. Pictures here are small (<= 256 px) so the file runs in seconds."""
+of compose/specs/layout-files.md. Pictures here are small (<= 256 px) so the file runs in seconds."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_gold_set_is_well_formed():
     for entry in entries:
         assert set(entry) == {"prompt", "kind", "scene"}
         assert entry["scene"]["prompt"] == entry["prompt"]
-        # written to scene format v1.0 (docs/scene-format.md): no style, no negation size; the parser writes v1.1
+        # written to scene format v1.0 (compose/specs/scene-format.md): no style, no negation size; the parser writes v1.1
         assert Scene.from_dict(entry["scene"]).to_dict() == scene_dict_v1_1(entry["scene"]), entry["prompt"]
     shapes = sum(entry["kind"] == "caption_style" for entry in entries)
     assert shapes >= 30, "the gold set needs many captions in the shapes-world caption forms"
@@ -366,7 +366,7 @@ def test_prompt_that_names_nothing_is_an_error(prompt):
 
 @pytest.mark.parametrize("prompt", ["no stars", "there are no circles."])
 def test_prompt_that_names_only_what_must_not_appear_is_a_scene_with_no_object(prompt):
-    """docs/scene-format.md (v1.1): objects may be empty when the prompt names what must not appear."""
+    """compose/specs/scene-format.md (v1.1): objects may be empty when the prompt names what must not appear."""
     scene = parse(prompt)
     assert scene.objects == () and len(scene.negations) == 1
 

@@ -395,7 +395,7 @@ def test_malformed_scenes_raise_value_errors_that_name_the_field(groups, relatio
 
 
 def test_a_scene_with_no_objects_gives_a_layout_with_no_regions():
-    """docs/scene-format.md, "Scenes without objects": "a scene without backpacks" is the background alone."""
+    """compose/specs/scene-format.md, "Scenes without objects": "a scene without backpacks" is the background alone."""
     scene = Scene(prompt="a beach without people", objects=(), negations=(Negation("person"),),
                   background="a beach")
     layout = plan(scene, seed=3)

@@ -1,4 +1,4 @@
-"""The renderer draws the shapes world as docs/shapes-world.md (spec v1) says: palette, geometry,
+"""The renderer draws the shapes world as compose/specs/shapes-world.md (spec v1) says: palette, geometry,
 anti-aliasing, determinism."""
 
 import numpy as np

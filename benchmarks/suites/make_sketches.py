@@ -1,4 +1,4 @@
-"""Paint the sketch layouts of the benchmark's layout suite (docs/layout-files.md, section 2).
+"""Paint the sketch layouts of the benchmark's layout suite (compose/specs/layout-files.md, section 2).
 
 Run from the repository root:  .venv/bin/python benchmarks/suites/make_sketches.py
 It (re)writes the two pictures that sketch13_*.json and sketch14_*.yaml name, in the layout suite

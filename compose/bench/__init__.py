@@ -1,4 +1,4 @@
-"""The compositional benchmark: `compose bench` (docs/benchmark.md, benchmark v1; compose issue 5).
+"""The compositional benchmark: `compose bench` (compose/specs/benchmark.md, benchmark v1; compose issue 5).
 
     >>> from compose.bench import run_bench
     >>> summary = run_bench(["counting", "position"], methods=["compose", "plain"], seeds=4, out_dir="bench")

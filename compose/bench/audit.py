@@ -1,6 +1,6 @@
 """`compose audit MODEL`: find what a model gets wrong, concept by concept, read back exactly (issue 12).
 
-1. Draw every shape x colour of the shapes world (docs/shapes-world.md), with no size word, "small" and
+1. Draw every shape x colour of the shapes world (compose/specs/shapes-world.md), with no size word, "small" and
    "big", over several seeds, with the plain method (the whole prompt: what the model itself learned);
    optionally a compositional sample (the first prompts of the two_object and counting suites with the
    compose method).

@@ -18,7 +18,7 @@ class Processes:
 
     Several processes are recognised by WORLD_SIZE > 1 (set by torchrun and accelerate launch); then
     accelerate.PartialState gives the rank, the barrier and the split (with cpu=True on a CPU run:
-    without it each process saw itself as rank 0 of 1; tests/test_bench.py runs two CPU processes under
+    without it each process saw itself as rank 0 of 1; the test suite runs two CPU processes under
     torchrun)."""
 
     def __init__(self, device: str):

@@ -69,7 +69,7 @@ def write_report(summary: Summary, records: list[dict[str, Any]], out: Path, sui
         "<h1>Compositional benchmark</h1>",
         _meta_html(summary),
         "<h2>Scores</h2>", _scores_html(summary),
-        "<p class='meta'>A category's score is the share of its pictures that are correct (docs/"
+        "<p class='meta'>A category's score is the share of its pictures that are correct (compose/specs/"
         "benchmark.md): <b>strict</b> also forbids anything the prompt did not ask for, <b>lenient</b> does "
         "not. A picture whose method failed counts as wrong; a method that failed on every picture shows —.</p>",
         _timing_html(summary),

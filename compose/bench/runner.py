@@ -1,4 +1,4 @@
-"""Run the compositional benchmark: `run_bench` (docs/benchmark.md, benchmark v1; compose issue 5).
+"""Run the compositional benchmark: `run_bench` (compose/specs/benchmark.md, benchmark v1; compose issue 5).
 
 What one run does, in order:
 1. Check the inputs and read the suites (compose.bench.suites).

@@ -1,4 +1,4 @@
-"""The detector self-check (docs/benchmark.md, "Running"): before any picture is drawn, a perfect
+"""The detector self-check (compose/specs/benchmark.md, "Running"): before any picture is drawn, a perfect
 picture of every scene must be scored correct, else the benchmark's judge is wrong and the run stops.
 """
 

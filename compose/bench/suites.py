@@ -1,6 +1,6 @@
 """Benchmark suites: the prompts (and layout files) of each category, read into scenes and checked.
 
-docs/benchmark.md (benchmark v1.1) names nine categories. Eight are prompt files, one prompt per line,
+compose/specs/benchmark.md (benchmark v1.1) names nine categories. Eight are prompt files, one prompt per line,
 shipped with the package as compose/bench/suites_data/<category>.txt (the same format `compose generate
 --prompts` reads); the ninth, `layout`, is a folder of layout files (suites_data/layout/*.json|yaml|yml,
 compose.layout/v1 or compose.sketch/v1) whose `prompt` names every object, so that the scene to score is
@@ -11,7 +11,7 @@ to the object group it draws by reading the phrase with the parser and matching 
 colour, then its size, so that the scorer can check each object against its own region.
 
 `ground_truth_image` renders what a perfect generator would draw for a scene and a layout; the
-benchmark's detector self-check scores these renders before any method runs (docs/benchmark.md,
+benchmark's detector self-check scores these renders before any method runs (compose/specs/benchmark.md,
 "Running": the detector must score 100% on them).
 """
 

@@ -2,7 +2,7 @@
 
 `summarise` turns a run's records (one per job, results.jsonl) into a `Summary` (summary.json): the
 share of correct images per category and method by the strict and the lenient rules of
-docs/benchmark.md, their mean over the categories, times per image and per stage, and peak memory.
+compose/specs/benchmark.md, their mean over the categories, times per image and per stage, and peak memory.
 This module is what the runner and the report share (compose.bench.runner, compose.bench.report).
 """
 

@@ -1,7 +1,7 @@
-"""Read and write layout files (docs/layout-files.md, layout files v1).
+"""Read and write layout files (compose/specs/layout-files.md, layout files v1).
 
 A layout says where each object goes. `read_layout(path)` reads every kind of layout file of
-docs/layout-files.md into a `compose.scene.Layout`, choosing the reader by the file's extension and
+compose/specs/layout-files.md into a `compose.scene.Layout`, choosing the reader by the file's extension and
 `format` key (`read_write`):
 
 - ``compose.layout/v1`` in JSON (``.json``) or YAML (``.yaml``, ``.yml``): a list of objects, each a

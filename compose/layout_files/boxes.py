@@ -1,4 +1,4 @@
-"""Box layouts: the `compose.layout/v1` document in JSON or YAML (docs/layout-files.md, section 1).
+"""Box layouts: the `compose.layout/v1` document in JSON or YAML (compose/specs/layout-files.md, section 1).
 
 A list of objects, each a phrase and exactly one region: `box`, `polygon`, or the extension key
 `polygons` (several simple polygons that together form the region; a sketch colour painted as several

@@ -1,7 +1,7 @@
 """What every layout file reader shares: the limits, the error, and the checks of keys and values.
 
 Every malformed file raises `LayoutFileError` (a `ValueError`) whose one-line message names the file,
-the field and the rule with what is allowed (docs/layout-files.md, "Errors").
+the field and the rule with what is allowed (compose/specs/layout-files.md, "Errors").
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ LAYOUT_SUFFIXES = (".json", ".yaml", ".yml")
 TEXT_SUFFIXES = (".txt",)
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
-# Sketch reading (docs/layout-files.md, section 2): RGB distance 0..255 per channel.
+# Sketch reading (compose/specs/layout-files.md, section 2): RGB distance 0..255 per channel.
 DEFAULT_COLOR_TOLERANCE = 80.0  # a pixel belongs to its nearest legend colour when at most this far
 
 
 class LayoutFileError(ValueError):
-    """A layout file that breaks the rules of docs/layout-files.md: names the file, the field and the rule
+    """A layout file that breaks the rules of compose/specs/layout-files.md: names the file, the field and the rule
     that was broken."""
 
     def __init__(self, path: str | os.PathLike, field: str, rule: str):

@@ -1,5 +1,5 @@
 """LMD-style layout text, the layout format of "LLM-grounded Diffusion" (Lian et al. 2023)
-(docs/layout-files.md, section 3).
+(compose/specs/layout-files.md, section 3).
 
 ``Objects: [('a green car', [x, y, w, h]), ...]``, ``Background prompt: ...`` and optional
 ``Negative prompt: ...`` and ``Caption: ...`` lines, boxes in pixels of a 512 x 512 canvas. The Objects

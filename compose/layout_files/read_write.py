@@ -1,5 +1,5 @@
 """Reading and writing layout files of every kind: the reader is chosen by the file's extension and
-its `format` key (docs/layout-files.md).
+its `format` key (compose/specs/layout-files.md).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from compose.scene import LAYOUT_FORMAT, Layout
 
 
 def read_layout(path: str | os.PathLike, *, color_tolerance: float = DEFAULT_COLOR_TOLERANCE) -> Layout:
-    """Read a layout file of any kind in docs/layout-files.md.
+    """Read a layout file of any kind in compose/specs/layout-files.md.
 
     `.json`, `.yaml` and `.yml` files are `compose.layout/v1` or `compose.sketch/v1` (their `format`
     key says which); `.txt` files are LMD-style text. "example:NAME" reads an example shipped with the
@@ -52,7 +52,7 @@ def read_layout(path: str | os.PathLike, *, color_tolerance: float = DEFAULT_COL
 def write_layout(layout: Layout, path: str | os.PathLike) -> None:
     """Write `layout` as a `compose.layout/v1` file: JSON for `.json`, YAML for `.yaml` / `.yml`.
 
-    The file is checked against the rules of docs/layout-files.md before it is written (so it always
+    The file is checked against the rules of compose/specs/layout-files.md before it is written (so it always
     reads back) and written atomically: a failed write never leaves a partial file.
     """
     path = Path(path)

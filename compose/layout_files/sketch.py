@@ -1,4 +1,4 @@
-"""Sketch layouts: a painted picture plus a legend, `compose.sketch/v1` (docs/layout-files.md, section 2).
+"""Sketch layouts: a painted picture plus a legend, `compose.sketch/v1` (compose/specs/layout-files.md, section 2).
 
 Every legend colour becomes one region whose polygons are the outlines (OpenCV contours) of every blob
 painted in that colour, within a colour tolerance that copes with anti-aliased edges and JPEG
@@ -65,7 +65,7 @@ def read_sketch_document(data: dict, source: str, base_dir: Path, color_toleranc
 
 
 def _legend(data: dict, source: str) -> list[tuple[tuple[int, int, int], str, str]]:
-    """The legend as [(rgb, colour as written, phrase)] in file order, checked (docs/layout-files.md, section 2)."""
+    """The legend as [(rgb, colour as written, phrase)] in file order, checked (compose/specs/layout-files.md, section 2)."""
     if "legend" not in data:
         raise LayoutFileError(source, "legend", (
             'missing; add "legend": {"#ff0000": "a red armchair", ...} mapping each paint colour to its phrase'))
@@ -163,7 +163,7 @@ def _read_picture(path: Path, source: str):
 
 def trace_painted_colors(picture, colors: list[tuple[int, int, int]],
                          tolerance: float = DEFAULT_COLOR_TOLERANCE):
-    """Find where each colour is painted in an RGB picture, as outlines (docs/layout-files.md, section 2).
+    """Find where each colour is painted in an RGB picture, as outlines (compose/specs/layout-files.md, section 2).
 
     `picture` is a (height, width, 3) uint8 RGB array, painted on white. Each pixel goes to the nearest
     of white and `colors` when it is at most `tolerance` away (RGB distance): anti-aliased edges and

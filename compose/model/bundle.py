@@ -45,8 +45,8 @@ class ShapesModelConfig:
     image_size: int = 64
     fold: int = 4  # pixels folded into channels: 64 x 64 x 3 -> 16 x 16 x 48
     # Three levels (16 x 16, 8 x 8, 4 x 4), attention at each: 0.85 s per CPU training step of 32 under
-    # bf16, against 1.08 s for the two-level (96, 192) UNet of shapes-v1 (benchmarks/train_step_speed.py,
-    # 2 threads); the 4 x 4 level sees the whole picture at once (how many objects there are).
+    # bf16, against 1.08 s for the two-level (96, 192) UNet of shapes-v1 (measured on the project's
+    # 2-core CPU, 2 threads); the 4 x 4 level sees the whole picture at once (how many objects there are).
     block_out_channels: tuple[int, ...] = (64, 128, 128)
     attention_levels: tuple[bool, ...] = (True, True, True)  # cross-attention at 16 x 16, 8 x 8 and 4 x 4
     layers_per_block: int = 1

@@ -1,4 +1,4 @@
-"""Prompt parsing: read a text prompt into a typed `Scene` (docs/scene-format.md, the scene JSON).
+"""Prompt parsing: read a text prompt into a typed `Scene` (compose/specs/scene-format.md, the scene JSON).
 
     >>> from compose.parsing import parse
     >>> parse("a small red circle to the left of two blue squares, with no stars").to_json()
@@ -51,7 +51,7 @@ def parse(prompt: str) -> Scene:
     describing words), relations between them, negations and the background.
 
     A scene may have no object when it names what must not appear or a setting ("a scene without
-    backpacks", "an empty beach"; docs/scene-format.md, scene format v1.1). Raises ValueError for an
+    backpacks", "an empty beach"; compose/specs/scene-format.md, scene format v1.1). Raises ValueError for an
     empty or over-long prompt, a count that is not a whole number >= 1, a group split into parts that
     do not add up to it ("five circles: two red and two blue"), a relation with nothing after it ("a
     circle left of"), or a prompt that names nothing at all ("hello there", "a photo of", "high quality").

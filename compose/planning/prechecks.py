@@ -37,8 +37,8 @@ def _smallest_extents(instance: Instance) -> tuple[float, float]:
 
 
 def check_world_limit(scene: Scene, shapes_scene: bool) -> None:
-    """More objects than the world holds: 8 in a shapes-world scene (docs/shapes-world.md, "Placement"),
-    16 in any layout (docs/layout-files.md, section 1). Checked on the counts, before any instance is made, so that
+    """More objects than the world holds: 8 in a shapes-world scene (compose/specs/shapes-world.md, "Placement"),
+    16 in any layout (compose/specs/layout-files.md, section 1). Checked on the counts, before any instance is made, so that
     "a thousand stars" costs nothing: "40 circles: the shapes world holds at most 8 objects"."""
     limit = world.MAX_OBJECTS if shapes_scene else OPEN_VOCABULARY_MAX_OBJECTS
     total = sum(group.count for group in scene.objects)

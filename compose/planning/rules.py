@@ -8,7 +8,7 @@ are in `compose.planning.tuning`.
 Rules a planned layout keeps
 ============================
 Shapes-world scenes (every noun is one of circle, square, triangle, diamond, star, or "shape"): the
-shapes world's rules exactly (docs/shapes-world.md, spec v1, "Placement" and "Relations"): square
+shapes world's rules exactly (compose/specs/shapes-world.md, spec v1, "Placement" and "Relations"): square
 boxes whose side lies in the size range of the size word (`world.size_range`), every box 0.02 inside
 the canvas, no overlaps and a gap of at least 0.05 between every two boxes, at most 8 objects. A
 relation between two groups holds, by `world.relation_holds`, for EVERY pair of their members ("a
@@ -27,7 +27,7 @@ proportions, width / height = the noun's aspect ratio from compose/data/proporti
 else its last word, else 1.0: near-square), varied by at most +-10% per instance, shape nouns square;
 its size (the side of the square of equal area, sqrt(w * h)) lies in the size word's range. Margin,
 gap, spatial relations and locations are as for shapes. Boxes overlap only where a relation asks for
-it; regions later in `Layout.regions` are drawn in front (docs/layout-files.md). Each member of
+it; regions later in `Layout.regions` are drawn in front (compose/specs/layout-files.md). Each member of
 the subject group of a depth relation is paired with one member of the object group (member i with
 member i mod count), and for that pair:
 
@@ -57,7 +57,7 @@ from compose.scene import DEPTH_PREDICATES, LOCATIONS, SIZES, SPATIAL_PREDICATES
 from compose.shapes import world
 
 SHAPE_NOUNS = frozenset(world.SHAPES) | {"shape"}
-OPEN_VOCABULARY_MAX_OBJECTS = 16  # a layout file holds at most 16 regions (docs/layout-files.md)
+OPEN_VOCABULARY_MAX_OBJECTS = 16  # a layout file holds at most 16 regions (compose/specs/layout-files.md)
 
 # How depth words and unknown verbs are read in a shapes-world scene (see the module docstring).
 SHAPES_DEPTH_READING: Mapping[str, tuple[str, ...]] = {
@@ -107,7 +107,7 @@ def aspect_ratio(noun: str) -> float:
 
 def is_shapes_scene(scene: Scene) -> bool:
     """Whether every object of the scene is a shapes-world shape, so that the shapes world's rules apply
-    (docs/shapes-world.md, spec v1)."""
+    (compose/specs/shapes-world.md, spec v1)."""
     return all(group.noun.strip().lower() in SHAPE_NOUNS for group in scene.objects)
 
 

@@ -36,7 +36,7 @@ def plan(scene: Scene, seed: int = 0, *, max_attempts: int = DEFAULT_MAX_ATTEMPT
     if not isinstance(max_attempts, int) or max_attempts < 1:
         raise ValueError(f"max_attempts {max_attempts!r} is not an integer >= 1")
     check_scene(scene)
-    if not scene.objects:  # "a scene without backpacks" (docs/scene-format.md): the background alone
+    if not scene.objects:  # "a scene without backpacks" (compose/specs/scene-format.md): the background alone
         return Layout(regions=(), prompt=scene.prompt, background=scene.background, scene=scene)
     shapes_scene = is_shapes_scene(scene)
     check_world_limit(scene, shapes_scene)

@@ -1,4 +1,4 @@
-"""Read a shapes-world picture back into objects (docs/shapes-world.md, spec v1, "Detection").
+"""Read a shapes-world picture back into objects (compose/specs/shapes-world.md, spec v1, "Detection").
 
 The scorer judges every image only through this read-back, so it must be exact on clean renders and
 hold up on softer, noisier pictures. It works in four steps:

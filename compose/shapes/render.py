@@ -1,4 +1,4 @@
-"""Draw shapes-world scenes exactly as docs/shapes-world.md (spec v1) says.
+"""Draw shapes-world scenes exactly as compose/specs/shapes-world.md (spec v1) says.
 
 Each shape is filled flat in its palette colour over a white canvas; edges are anti-aliased by
 rendering the shape's pixel neighbourhood at `SUPERSAMPLE` times the resolution and averaging

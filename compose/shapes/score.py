@@ -1,4 +1,4 @@
-"""Score a shapes-world picture against the scene it was asked to show (docs/benchmark.md, v1).
+"""Score a shapes-world picture against the scene it was asked to show (compose/specs/benchmark.md, v1).
 
 The picture is read back into objects by compose.shapes.detect; `score` then checks the benchmark's
 rules ("Scoring one picture"):
@@ -41,7 +41,7 @@ FAILURE_KINDS = (
     "negated_present", "extra_object", "layout_iou",
 )
 STRICT_ONLY_KINDS = ("extra_object",)  # what fails the strict score but not the lenient one
-LAYOUT_MIN_IOU = 0.5  # docs/benchmark.md: each object's detected box overlaps its region this much
+LAYOUT_MIN_IOU = 0.5  # compose/specs/benchmark.md: each object's detected box overlaps its region this much
 SCORED_PREDICATES = ("left_of", "right_of", "above", "below", "near", "between")
 GENERIC_NOUNS = ("shape", "object", "thing")  # a negation with one of these nouns forbids any shape
 MAX_ASSIGNMENTS = 20000  # readings of one picture tried before settling for the best so far

@@ -1,4 +1,4 @@
-"""The constants and rules of the shapes world (docs/shapes-world.md, spec v1).
+"""The constants and rules of the shapes world (compose/specs/shapes-world.md, spec v1).
 
 Every other part of `compose` that needs the world's palette, sizes, placement rules or relation
 tests reads them from here, so that the renderer, the data generator, the planner, the detector and
@@ -39,7 +39,7 @@ Box = tuple[float, float, float, float]
 
 # Where "on the left", "at the top right", ... put an object's centre. The spec fixes no numbers for
 # absolute locations; these thirds of the canvas are compose's own rule, used by the planner and scorer
-# (docs/shapes-world.md, "Locations").
+# (compose/specs/shapes-world.md, "Locations").
 LOCATION_BOUNDS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     # location: ((cx_min, cx_max), (cy_min, cy_max))
     "left": ((0.0, 0.4), (0.0, 1.0)),

@@ -1,4 +1,4 @@
-"""Paint the example sketch pictures in this folder (docs/layout-files.md, section 2).
+"""Paint the example sketch pictures in this folder (compose/specs/layout-files.md, section 2).
 
 Run from the repository root:  .venv/bin/python compose/layout_files/examples/make_sketches.py
 It (re)writes office_sketch.png and shapes_sketch.jpg in this folder, the pictures that
@@ -19,7 +19,7 @@ FOLDER = Path(__file__).resolve().parent
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
 ORANGE = (255, 140, 0)
-# shapes-world palette (docs/shapes-world.md)
+# shapes-world palette (compose/specs/shapes-world.md)
 SHAPE_RED = (220, 30, 30)
 SHAPE_BLUE = (30, 70, 220)
 SHAPE_GREEN = (30, 160, 60)
