@@ -212,6 +212,19 @@ def _generate_batch(args, size) -> int:
     return 1 if failures else 0
 
 
+# ------------------------------------------------------------------------------------------ studio
+
+
+def command_studio(args) -> int:
+    try:
+        from compose.studio.server import serve
+    except ImportError as error:
+        raise ValueError(f"the studio needs its web dependencies ({error.name} is missing); "
+                         'install them with: pip install -e ".[studio]"') from None
+    serve(args.model, host=args.host, port=args.port, device=args.device)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- train
 
 
@@ -404,6 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_explain)
+
+    sub = commands.add_parser("studio", help="draw a layout in the browser and watch it generate (a local web page)")
+    sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sub.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    sub.set_defaults(handler=command_studio)
 
     sub = commands.add_parser("audit", help="find what a model gets wrong: every shape x colour read back, "
                               "confusion matrices, per-concept accuracy")
