@@ -3,8 +3,9 @@
 Every format of compose/specs/layout-files.md is read: ``compose.layout/v1`` JSON or YAML, a
 ``compose.sketch/v1`` legend with its painted PNG or JPEG, and LMD-style text. The files arrive as
 bytes; no path from the page is ever opened. A sketch's reader needs its picture as a file beside the
-legend, so only then the uploaded picture is written into a private temporary folder under a fixed
-name, and the legend's ``image`` must name one of the uploaded files (never a path).
+legend, so only then the uploaded picture is written into a private temporary folder under its
+name (the upload's own, checked to be a plain file name), and the legend's ``image`` must name one of
+the uploaded files: its folders, if any, are ignored, so no path is ever followed.
 
 Uploads are bounded: at most MAX_FILES files of at most MAX_FILE_BYTES each, pictures at most
 MAX_PICTURE_SIDE pixels a side (checked from the header, before any decoding).
@@ -26,7 +27,6 @@ MAX_PICTURE_SIDE = 4096
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml", ".txt")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _SAFE_NAME = re.compile(r"[\w][\w .()+-]{0,120}\Z")
-_PICTURE_NAME = "sketch"  # the one name an uploaded sketch picture is written under
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,8 @@ def _read_sketch(data: dict, source: str, pictures: list[Upload]) -> Layout:
     picture = named[0].data
     _check_picture_size(picture, named[0].name, source)
     with tempfile.TemporaryDirectory(prefix="compose-studio-") as folder:  # created 0700: private
-        path = Path(folder) / _PICTURE_NAME
-        path.write_bytes(picture)
-        return layout_from_dict({**data, "image": _PICTURE_NAME}, source=source, base_dir=folder)
+        (Path(folder) / named[0].name).write_bytes(picture)  # a plain name (check_uploads), never a path
+        return layout_from_dict({**data, "image": named[0].name}, source=source, base_dir=folder)
 
 
 def _check_picture_size(picture: bytes, name: str, source: str) -> None:
