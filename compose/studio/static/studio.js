@@ -25,6 +25,8 @@ const state = {
   paintLegend: {},     // paint colour -> phrase
   results: [],
   requests: {scene: 0, check: 0},
+  sceneInFlight: false, scenePending: false,
+  typedAt: 0, shownMs: null,   // when the prompt last changed; how long until its boxes were drawn
 };
 
 const $ = (id) => document.getElementById(id);
@@ -58,23 +60,36 @@ function debounce(fn, ms) {
 
 // ------------------------------------------------------------------------------ prompt -> scene
 
+// Every keystroke asks at once (no debounce: the server answers in milliseconds); while one request
+// is in flight the next waits, and only the latest text is sent after it.
 async function askScene() {
+  if (state.sceneInFlight) { state.scenePending = true; return; }
   const prompt = $("prompt").value;
   const ticket = ++state.requests.scene;
-  const started = performance.now();
+  const started = state.typedAt || performance.now();
+  state.typedAt = 0;
+  state.sceneInFlight = true;
   try {
     const answer = await post("/api/scene", {prompt, seed: Number($("plan-seed").value) || 0});
-    if (ticket !== state.requests.scene) { return; }      // a later keystroke has been answered
-    showError("parse-error", "");
-    state.selected = -1;
-    applyAnswer(answer);
-    $("timing").textContent = `parsed and planned in ${Math.round(performance.now() - started)} ms`;
+    if (ticket === state.requests.scene) {      // not overtaken by an opened file
+      showError("parse-error", "");
+      state.selected = -1;
+      applyAnswer(answer);
+      state.shownMs = performance.now() - started;
+      $("timing").textContent = `parsed, planned and shown in ${Math.round(state.shownMs)} ms`;
+    }
   } catch (error) {
-    if (ticket !== state.requests.scene) { return; }
-    showError("parse-error", error.message);
+    if (ticket === state.requests.scene) { showError("parse-error", error.message); }
+  } finally {
+    state.sceneInFlight = false;
+    if (state.scenePending) { state.scenePending = false; askScene(); }
   }
 }
-const askSceneSoon = debounce(askScene, 120);
+
+function onPromptInput() {
+  state.typedAt = performance.now();
+  askScene();
+}
 
 function applyAnswer(answer) {
   state.layout = answer.layout;
@@ -603,7 +618,7 @@ async function start() {
   for (const method of info.methods) { $("method").add(new Option(method, method)); }
   for (const name of info.examples) { $("examples").add(new Option(name, name)); }
   $("steps").max = info.limits.steps;
-  $("prompt").addEventListener("input", askSceneSoon);
+  $("prompt").addEventListener("input", onPromptInput);
   $("plan-seed").addEventListener("change", askScene);
   $("replan").addEventListener("click", () => { $("plan-seed").value = (Number($("plan-seed").value) || 0) + 1; askScene(); });
   canvas.addEventListener("mousedown", onDown);
