@@ -277,8 +277,10 @@ def test_the_studio_binds_to_loopback_by_default():
 @pytest.mark.slow
 def test_generate_draws_compose_and_plain_and_reads_each_back(client):
     layout = client.post("/api/scene", json={"prompt": PROMPT}).json()["layout"]
-    answer = client.post("/api/generate", json={"layout": layout, "prompt": PROMPT, "methods": ["compose", "plain"],
-                                                "seed": 0, "steps": 12, "attention": True}).json()
+    response = client.post("/api/generate", json={"layout": layout, "prompt": PROMPT, "methods": ["compose", "plain"],
+                                                  "seed": 0, "steps": 12, "attention": True})
+    assert response.status_code == 200, response.text
+    answer = response.json()
     compose_picture, plain_picture = answer["pictures"]
     assert (compose_picture["method"], plain_picture["method"]) == ("compose", "plain")
     from PIL import Image

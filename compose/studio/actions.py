@@ -47,12 +47,16 @@ class Studio:
     # ------------------------------------------------------------------------------ model
 
     def load(self):
-        """The model's `Generator`, loaded on first call."""
+        """The model's `Generator`, loaded on first call (the parser too, so that the first keystroke
+        does not wait for spaCy to load)."""
         with self._load_lock:
             if self._generator is None:
+                from compose import parse
                 from compose.generate import Generator
 
                 self._generator = Generator(self.model, device=self.device)
+                with self._text_lock:
+                    parse("a red circle")
             return self._generator
 
     def info(self) -> dict[str, Any]:

@@ -88,7 +88,12 @@ def _placement_notes(boxes) -> list[str]:
     """The shapes world's placement rules the boxes break (the picture may still come out right)."""
     from compose.shapes import world
 
-    return [note.replace("box ", "region ").replace("boxes ", "regions ")
+    import re
+
+    def shorter(match) -> str:
+        return f"{float(match.group()):.2f}"
+
+    return [re.sub(r"\d\.\d{3,}", shorter, note.replace("box ", "region ").replace("boxes ", "regions "))
             for note in world.placement_problems(list(boxes))]
 
 
