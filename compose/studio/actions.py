@@ -11,6 +11,7 @@ import base64
 import io
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,19 @@ def png_base64(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A checked generate request: the layout to draw (carrying its scene), or the prompt alone; the
+    prompt plain reads; the methods, seed, steps, and whether to record attention maps."""
+
+    layout: Layout | None
+    prompt: str | None
+    methods: tuple[str, ...]
+    seed: int
+    steps: int
+    attention: bool
 
 
 class Studio:
@@ -110,14 +124,14 @@ class Studio:
     def painted_sketch(self, picture_base64: Any, legend: Any, prompt: Any = None) -> dict[str, Any]:
         """Regions painted with the page's brush: a PNG and its legend {colour: phrase}, read by the
         sketch reader (compose/specs/layout-files.md, section 2)."""
-        from compose.studio.layouts import _page_object
+        from compose.studio.layouts import page_object
         from compose.studio.uploads import MAX_FILE_BYTES, read_painted_sketch
 
         if not isinstance(picture_base64, str) or len(picture_base64) > MAX_FILE_BYTES * 4 // 3 + 4:
             raise ValueError(f"the painted sketch must be a PNG of at most {MAX_FILE_BYTES:,} bytes")
         picture = _decode_base64(picture_base64, "the painted sketch")
         layout = read_painted_sketch(picture, legend, prompt if isinstance(prompt, str) else None)
-        return {"objects": [_page_object(region) for region in layout.regions]}
+        return {"objects": [page_object(region) for region in layout.regions]}
 
     def save_layout(self, page_layout: Any, syntax: Any = "json") -> dict[str, Any]:
         """The layout as a compose.layout/v1 file (JSON or YAML): its text and a file name."""
@@ -135,29 +149,26 @@ class Studio:
     def generate(self, request: dict[str, Any]) -> dict[str, Any]:
         """Draw the layout (or the prompt) with each method asked for, side by side, and read each
         picture back. `request`: layout (the page's), prompt, methods, seed, steps, attention."""
-        methods = _methods(request.get("methods", ["compose", "plain"]))
-        seed = _integer(request.get("seed", 0), "--seed", 0, MAX_SEED)
-        steps = _integer(request.get("steps", 25), "--steps", 1, MAX_STEPS)
-        attention = bool(request.get("attention", False))
-        layout, prompt = self._drawing_input(request)
-        generator = self.load()
-        clock = time.perf_counter()
-        pictures = [self._draw(generator, method, layout, prompt, seed, steps, attention) for method in methods]
-        return {"pictures": pictures, "seconds": round(time.perf_counter() - clock, 4)}
+        return self.draw(self.prepare(request))
 
-    def _drawing_input(self, request: dict[str, Any]) -> tuple[Layout | None, str | None]:
-        """The layout to draw (with its scene) and the prompt plain reads; the world's limits are
-        checked here, with the planner's own message."""
+    def prepare(self, request: Any) -> Drawing:
+        """Check a generate request and read its layout, before it waits for the model: every input
+        error (and a request over the world's limits, with the planner's own message) is told at once."""
         from compose.parsing import check_prompt
         from compose.planning.prechecks import check_world_limit
         from compose.planning.rules import is_shapes_scene
 
+        if not isinstance(request, dict):
+            raise ValueError("a generate request is a JSON object: layout, prompt, methods, seed, steps, attention")
+        methods = tuple(_methods(request.get("methods", ["compose", "plain"])))
+        seed = _integer(request.get("seed", 0), "--seed", 0, MAX_SEED)
+        steps = _integer(request.get("steps", 25), "--steps", 1, MAX_STEPS)
         prompt = request.get("prompt")
         page_layout = request.get("layout")
         if prompt is not None:
             check_prompt(prompt)
         layout = None
-        if page_layout is not None and page_layout.get("objects"):
+        if isinstance(page_layout, dict) and page_layout.get("objects"):
             with self._text_lock:
                 layout = layout_from_page(page_layout)
             check_world_limit(layout.scene, is_shapes_scene(layout.scene))
@@ -165,14 +176,23 @@ class Studio:
         elif prompt is None:
             raise ValueError("give a prompt or a layout file")
         else:
+            from compose import parse, plan
+
             with self._text_lock:
-                from compose import parse, plan
+                plan(parse(prompt))  # the parser's and planner's errors, before the model's queue
+        return Drawing(layout=layout, prompt=prompt, methods=methods, seed=seed, steps=steps,
+                       attention=bool(request.get("attention", False)))
 
-                plan(parse(prompt))  # the parser's and planner's errors before the model's queue
-        return layout, prompt
+    def draw(self, drawing: Drawing) -> dict[str, Any]:
+        """Draw a prepared request with the model (the server runs this in the model's queue)."""
+        generator = self.load()
+        clock = time.perf_counter()
+        pictures = [self._draw(generator, method, drawing) for method in drawing.methods]
+        return {"pictures": pictures, "seconds": round(time.perf_counter() - clock, 4)}
 
-    def _draw(self, generator, method: str, layout: Layout | None, prompt: str | None, seed: int, steps: int,
-              attention: bool) -> dict[str, Any]:
+    def _draw(self, generator, method: str, drawing: Drawing) -> dict[str, Any]:
+        layout, prompt, seed, steps, attention = (drawing.layout, drawing.prompt, drawing.seed, drawing.steps,
+                                                  drawing.attention)
         if method == "plain":
             result = generator(prompt=prompt, layout=layout, method="plain", seed=seed, steps=steps,
                                attention=attention)

@@ -53,7 +53,7 @@ def layout_to_page(layout: Layout, scene: Scene | None = None) -> dict[str, Any]
         "prompt": layout.prompt, "background": layout.background, "negative": layout.negative,
         "canvas": list(layout.canvas) if layout.canvas is not None else None,
         "scene": scene.to_dict() if scene is not None else None,
-        "objects": [_page_object(region) for region in regions],
+        "objects": [page_object(region) for region in regions],
     }
 
 
@@ -126,7 +126,8 @@ def _file_object(item: Any) -> Any:
     return {"phrase": item.get("phrase"), "box": item.get("box")}
 
 
-def _page_object(region: Region) -> dict[str, Any]:
+def page_object(region: Region) -> dict[str, Any]:
+    """One region as the page keeps it: phrase, box, painted polygons (or null), group and instance."""
     return {"phrase": region.phrase, "box": [float(value) for value in region.box],
             "polygons": [[[float(x), float(y)] for x, y in polygon] for polygon in region.polygons] or None,
             "group": region.group, "instance": region.instance}

@@ -91,15 +91,14 @@ def create_app(studio: Studio, *, allowed_hosts: list[str] | None = None, queue_
             return JSONResponse({"error": str(error)}, status_code=error.status)
         return await call_next(request)
 
-    async def answer(request: Request, action, *, queued: bool = False):
-        """Read the JSON body, run `action(body)` on a worker thread (or in the model's queue), and
-        turn input errors into 400 answers with the message the CLI gives."""
+    async def answer(request: Request, action, *, queued=None):
+        """Read the JSON body, run `action(body)` on a worker thread, then `queued(its result)` in the
+        model's queue if given, and turn input errors into 400 answers with the message the CLI gives."""
         try:
             body = await _read_json(request)
-            if queued:
-                result = await queue.run(action, body)
-            else:
-                result = await run_in_threadpool(action, body)
+            result = await run_in_threadpool(action, body)
+            if queued is not None:
+                result = await queue.run(queued, result)
         except RequestError as error:
             return JSONResponse({"error": str(error)}, status_code=error.status)
         except (ValueError, TypeError) as error:
@@ -157,7 +156,7 @@ def create_app(studio: Studio, *, allowed_hosts: list[str] | None = None, queue_
 
     @app.post("/api/generate")
     async def generate(request: Request):
-        return await answer(request, studio.generate, queued=True)
+        return await answer(request, studio.prepare, queued=studio.draw)
 
     return app
 
