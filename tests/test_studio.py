@@ -363,3 +363,24 @@ def test_a_port_in_use_is_a_one_line_error(capsys):
     finally:
         holder.close()
     assert "cannot listen there" in message and "choose another --port" in message
+
+
+def test_a_bad_request_is_refused_at_once_even_while_a_picture_is_drawn():
+    import httpx
+
+    fake = SlowGenerator(1.5)
+    server = StudioServer(Studio(generator=fake), port=0).start()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            drawing = pool.submit(httpx.post, server.url + "api/generate", timeout=60,
+                                  json={"prompt": PROMPT, "methods": ["compose"]})
+            while fake.running == 0:
+                time.sleep(0.01)
+            refused = httpx.post(server.url + "api/generate", json={"prompt": "nine circles"}, timeout=60)
+            still_drawing = fake.running == 1
+            typed = httpx.post(server.url + "api/scene", json={"prompt": PROMPT}, timeout=60)
+            assert fake.running == 1 and typed.status_code == 200  # typing is answered beside the drawing
+            assert drawing.result().status_code == 200
+    finally:
+        server.stop()
+    assert refused.status_code == 400 and "at most 8 objects" in refused.json()["error"] and still_drawing
