@@ -363,6 +363,7 @@ def test_a_port_in_use_is_a_one_line_error(capsys):
     finally:
         holder.close()
     assert "cannot listen there" in message and "choose another --port" in message
+    assert cli_error(capsys, "studio", "--port", "99999") == "--port 99999: give a port from 0 to 65535 (0: any free one)"
 
 
 def test_a_bad_request_is_refused_at_once_even_while_a_picture_is_drawn():

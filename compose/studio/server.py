@@ -227,6 +227,8 @@ def is_loopback(host: str) -> bool:
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """A bound, listening socket, so that a port in use is a clear error before anything starts."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port {port!r}: give a port from 0 to 65535 (0: any free one)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -237,8 +239,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise OSError(f"--host {host} --port {port}: cannot listen there ({error.strerror}); "
-                      "choose another --port (or --port 0 for any free one)") from None
+        raise OSError(f"--host {host} --port {port}: cannot listen there ({error.strerror or error}); "
+                      "check --host, or choose another --port (--port 0: any free one)") from None
     sock.listen(128)
     return sock
 
