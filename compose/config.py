@@ -36,7 +36,21 @@ class ComposeConfig:
     - `repair_rounds`: after drawing, a checker (compose.checking) reads the picture back; every region
       whose object is not there as asked is re-noised to `repair_strength` of the schedule and drawn
       again with a fresh seed and its own phrase, every extra or negated thing erased, the rest kept;
-      up to this many rounds, stopping when the check passes (0: no checking)."""
+      up to this many rounds, stopping when the check passes (0: no checking).
+    - `canvas`: draw on a known background, an RGB colour (inpainting into a given canvas): after every
+      stage-1 step, outside every object's region (grown by `refine_dilation` cells) the latents are
+      reset to the canvas's encoding noised to the next step's level, so only the objects are drawn.
+      A model trained on whole captions has no phrase for "nothing here": outside the regions it draws
+      its unconditional prior, random objects (shapes-sd, issue 11). None: the model draws everything.
+    - `collage`: stage 1 starts from a collage instead of noise (per-object generation composed into one
+      picture, as LMD composes per-box generations, here in pixels): each object is drawn alone as a
+      whole picture from its own phrase (what a plainly trained model does best), cut out from the
+      canvas (pixels more than `COLLAGE_CUT` from the canvas colour), fitted into its region keeping its
+      aspect, and pasted onto the canvas; the collage is then noised to `collage_strength` of the schedule
+      and denoised with region-masked attention, so the objects are redrawn in place, in one picture.
+      Needs `canvas` (the cut-out reads the canvas colour). `collage_strength` 0.1 was chosen on a tuning
+      set kept apart from the benchmark suites (20 prompts x 2 seeds, shapes-sd at step 5,500 of 7,000):
+      strict 45% at 0.1, 30% at 0.2, 17% at 0.4; a stronger redraw loses what the objects drawn alone got right."""
 
     region_inset: float = 0.08
     refine: bool = False
@@ -50,6 +64,9 @@ class ComposeConfig:
     per_object_composition: float = 0.0
     repair_rounds: int = 0
     repair_strength: float = 0.6
+    canvas: tuple[int, int, int] | None = None
+    collage: bool = False
+    collage_strength: float = 0.1
 
     def check(self) -> None:
         rules = [
@@ -66,6 +83,13 @@ class ComposeConfig:
             (0.0 < self.repair_strength <= 1.0, f"repair_strength {self.repair_strength}: give a share in (0, 1]"),
             (self.masked_cross_attention or not self.separate_softmax, "separate_softmax replaces the masks' "
              "routing with its own; leave masked_cross_attention on"),
+            (self.canvas is None or (len(self.canvas) == 3 and all(0 <= int(c) <= 255 for c in self.canvas)),
+             f"canvas {self.canvas}: give an RGB colour, three values 0-255"),
+            (self.canvas is None or not self.per_object_composition,
+             "canvas and per_object_composition both blend stage 1's latents; choose one"),
+            (not self.collage or self.canvas is not None, "collage cuts objects out of a known canvas: give canvas"),
+            (0.0 < self.collage_strength <= 1.0,
+             f"collage_strength {self.collage_strength}: give a share of the schedule in (0, 1]"),
             (0.0 <= self.per_object_composition <= 1.0,
              f"per_object_composition {self.per_object_composition}: give a share of the steps in [0, 1]"),
         ]

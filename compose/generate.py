@@ -39,6 +39,10 @@ COMPOSE_METHODS = {
     "compose-lmd": ComposeConfig(per_object_composition=0.4),
     "compose-regional": ComposeConfig(separate_softmax=True),
     "compose+repair": ComposeConfig(repair_rounds=3),
+    # On a known white canvas (the shapes world's background): only the objects drawn (inpainting).
+    "compose-canvas": ComposeConfig(canvas=(255, 255, 255)),
+    # Stage 1 from a collage of the objects drawn alone, fitted into their regions, on the white canvas.
+    "compose-collage": ComposeConfig(canvas=(255, 255, 255), collage=True),
 }
 METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])
 

@@ -422,6 +422,8 @@ class ComposePipeline(DiffusionPipeline):
             blend = self._objects_alone(phrases, maps, object_seeds, background_text, negatives, steps, guidance,
                                         paste_steps, size)
             lap("objects")
+        if config.canvas is not None and slots:  # only the objects drawn: the rest kept at the known canvas
+            blend = self._keep_canvas(config.canvas, padded, latents, generators, size, config.refine_dilation)
         guide = None
         if config.attention_guidance > 0 and slots:
             guide = AttentionGuidance(targets=padded, groups=slot_groups(slots, bundle.phrase_length),
@@ -429,7 +431,18 @@ class ComposePipeline(DiffusionPipeline):
                                       steps=int(round(steps * config.attention_guidance)),
                                       step_size=config.guidance_step_size)
         recorder = AttentionRecorder() if attention else None  # each token its own map
-        latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, scheduler.timesteps,
+        stage_one_steps = scheduler.timesteps
+        if config.collage and slots:  # start from the objects drawn alone and pasted in, part-way noised
+            start = steps - self._refine_step_count(steps, config.collage_strength)
+            collage = self._collage(phrases, layouts, object_seeds, background_text, negatives, steps, guidance,
+                                    size, config.canvas)
+            stage_one_steps = scheduler.timesteps[start:]
+            noise = latents / scheduler.init_noise_sigma
+            latents = scheduler.add_noise(collage, noise, stage_one_steps[:1].repeat(count))
+            if bar is not None:
+                bar.update(start)
+            lap("collage")
+        latents = denoise(bundle, scheduler, latents, condition, uncondition, guidance, stage_one_steps,
                           control=stage_one_control, guide=guide, blend=blend, recorder=recorder,
                           callback_on_step_end=_stage_callback(callback, "stage1", step_end), progress=bar)
         lap("stage1")
@@ -518,6 +531,48 @@ class ComposePipeline(DiffusionPipeline):
             rounds.append(RepairRound(check, image))
         return image, rounds
 
+    def _collage(self, phrases, layouts, object_seeds, background_text, negatives, steps, guidance, size,
+                 colour) -> torch.Tensor:
+        """The collage stage 1 starts from (ComposeConfig.collage): every object of every picture drawn
+        alone as a whole picture (one batch), cut out from the canvas, fitted into its region and pasted
+        onto a canvas per picture; returns the collages' latents (B, C, S, S)."""
+        from compose.sampling import encode_prompts
+
+        bundle = self.bundle
+        owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
+        texts = [", ".join(part for part in (phrases[image][k], background_text) if part) for image, k in owners]
+        scheduler = self._fresh_scheduler()
+        scheduler.set_timesteps(steps)
+        # Offset from stage 2's and LMD's seeds, so that no two stages share noise.
+        generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k] + 700) for image, k in owners]
+        with torch.no_grad():
+            latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
+            condition = encode_prompts(bundle, texts)
+            uncondition = torch.cat([encode_prompts(bundle, [negatives[image]], negative=True) for image, _ in owners])
+            alone = to_uint8(bundle.codec.decode(denoise(bundle, scheduler, latents, condition, uncondition, guidance,
+                                                         scheduler.timesteps)))
+        canvas = np.asarray(colour, dtype=np.uint8)
+        pictures = [np.broadcast_to(canvas, (size, size, 3)).copy() for _ in layouts]
+        for (image, k), drawn in zip(owners, alone):
+            paste_cut_out(pictures[image], drawn, canvas, layouts[image].regions[k].box)
+        pixels = torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with torch.no_grad():
+            return bundle.codec.encode(pixels.to(bundle.device, bundle.dtype),
+                                       generator=torch.Generator(bundle.device).manual_seed(0))
+
+    def _keep_canvas(self, colour, padded: torch.Tensor, latents: torch.Tensor, generators, size: int,
+                     dilation: int) -> KeepOutside:
+        """Stage 1's blend onto a known canvas: outside the union of each picture's regions (grown by
+        `dilation` cells) the latents follow the canvas's encoding, noised with the picture's own
+        starting noise (so the picture is still determined by its seed)."""
+        pixels = torch.tensor(colour, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, size, size) / 127.5 - 1
+        with torch.no_grad():
+            encoded = self.bundle.codec.encode(pixels.to(latents.device, self.bundle.dtype),
+                                               generator=torch.Generator(latents.device).manual_seed(0))
+        inside = dilate(padded.amax(dim=1).clamp(0, 1), dilation).clamp(0, 1)[:, None].to(latents)
+        noise = latents / self._fresh_scheduler().init_noise_sigma
+        return KeepOutside(mask=inside, original=encoded.to(latents).expand_as(latents), noise=noise)
+
     def _paste_background(self, latents, canvas: np.ndarray, boxes, side: int) -> torch.Tensor:
         """The latents with the model's one background (its encoded canvas) inside each box, grown by a cell."""
         pixels = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().to(latents.device) / 127.5 - 1
@@ -598,6 +653,35 @@ class ComposePipeline(DiffusionPipeline):
             paste = keep[row]
             result[image] = paste * refined[row] + (1 - paste) * result[image]
         return result
+
+
+COLLAGE_CUT = 40  # levels of 255 (largest channel difference) that tell an object's pixel from the canvas
+
+
+def paste_cut_out(picture: np.ndarray, drawn: np.ndarray, canvas: np.ndarray, box) -> bool:
+    """Cut what `drawn` shows on its canvas out (pixels more than COLLAGE_CUT from the canvas colour),
+    scale it to fit `box` (fractions x0, y0, x1, y1 of the picture) keeping its aspect, centred, and paste
+    it into `picture` in place. Returns False when `drawn` shows nothing to cut out."""
+    from PIL import Image
+
+    mask = np.abs(drawn.astype(np.int16) - canvas.astype(np.int16)).max(axis=-1) > COLLAGE_CUT
+    if not mask.any():
+        return False
+    rows, columns = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    side = picture.shape[0]
+    x0, y0, x1, y1 = (round(value * side) for value in box)
+    width, height = max(1, x1 - x0), max(1, y1 - y0)
+    scale = min(width / (right - left), height / (bottom - top))
+    new_width, new_height = max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale))
+    crop = Image.fromarray(drawn[top:bottom, left:right]).resize((new_width, new_height), Image.BILINEAR)
+    crop_mask = Image.fromarray(mask[top:bottom, left:right].astype(np.uint8) * 255).resize(
+        (new_width, new_height), Image.BILINEAR)
+    x, y = x0 + (width - new_width) // 2, y0 + (height - new_height) // 2
+    target = picture[y:y + new_height, x:x + new_width]
+    keep = (np.asarray(crop_mask) >= 128)[:target.shape[0], :target.shape[1]]
+    target[keep] = np.asarray(crop)[:target.shape[0], :target.shape[1]][keep]
+    return True
 
 
 def seen_everywhere(coverage: torch.Tensor) -> torch.Tensor:
