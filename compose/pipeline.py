@@ -659,14 +659,20 @@ COLLAGE_CUT = 40  # levels of 255 (largest channel difference) that tell an obje
 
 
 def paste_cut_out(picture: np.ndarray, drawn: np.ndarray, canvas: np.ndarray, box) -> bool:
-    """Cut what `drawn` shows on its canvas out (pixels more than COLLAGE_CUT from the canvas colour),
+    """Cut what `drawn` shows on its canvas out (its largest blob of pixels more than COLLAGE_CUT from the
+    canvas colour),
     scale it to fit `box` (fractions x0, y0, x1, y1 of the picture) keeping its aspect, centred, and paste
     it into `picture` in place. Returns False when `drawn` shows nothing to cut out."""
     from PIL import Image
 
+    import cv2
+
     mask = np.abs(drawn.astype(np.int16) - canvas.astype(np.int16)).max(axis=-1) > COLLAGE_CUT
     if not mask.any():
         return False
+    # The object is the largest connected blob; specks elsewhere would stretch its box and shrink it.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    mask = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     rows, columns = np.nonzero(mask)
     top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
     side = picture.shape[0]

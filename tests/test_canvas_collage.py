@@ -38,6 +38,7 @@ def test_a_cut_out_is_fitted_into_its_box_keeping_its_aspect():
     canvas = np.array(WHITE, dtype=np.uint8)
     drawn = np.full((40, 40, 3), 255, dtype=np.uint8)
     drawn[10:30, 5:15] = (200, 0, 0)  # a red bar 10 wide, 20 tall, anywhere in the picture
+    drawn[38, 38] = (0, 0, 0)  # a speck far away: not part of the object
     picture = np.full((40, 40, 3), 255, dtype=np.uint8)
     assert paste_cut_out(picture, drawn, canvas, (0.5, 0.5, 1.0, 1.0))
     red = np.all(picture == (200, 0, 0), axis=-1)
