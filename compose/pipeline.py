@@ -435,7 +435,7 @@ class ComposePipeline(DiffusionPipeline):
         if config.collage and slots:  # start from the objects drawn alone and pasted in, part-way noised
             start = steps - self._refine_step_count(steps, config.collage_strength)
             collage = self._collage(phrases, layouts, object_seeds, background_text, negatives, steps, guidance,
-                                    size, config.canvas)
+                                    size, config.canvas, config.collage_alone_steps)
             stage_one_steps = scheduler.timesteps[start:]
             noise = latents / scheduler.init_noise_sigma
             latents = scheduler.add_noise(collage, noise, stage_one_steps[:1].repeat(count))
@@ -532,7 +532,7 @@ class ComposePipeline(DiffusionPipeline):
         return image, rounds
 
     def _collage(self, phrases, layouts, object_seeds, background_text, negatives, steps, guidance, size,
-                 colour) -> torch.Tensor:
+                 colour, alone_share: float = 1.0) -> torch.Tensor:
         """The collage stage 1 starts from (ComposeConfig.collage): every object of every picture drawn
         alone as a whole picture (one batch), cut out from the canvas, fitted into its region and pasted
         onto a canvas per picture; returns the collages' latents (B, C, S, S)."""
@@ -542,7 +542,7 @@ class ComposePipeline(DiffusionPipeline):
         owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
         texts = [", ".join(part for part in (phrases[image][k], background_text) if part) for image, k in owners]
         scheduler = self._fresh_scheduler()
-        scheduler.set_timesteps(steps)
+        scheduler.set_timesteps(max(1, round(steps * alone_share)))
         # Offset from stage 2's and LMD's seeds, so that no two stages share noise.
         generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k] + 700) for image, k in owners]
         with torch.no_grad():
