@@ -157,3 +157,17 @@ def test_from_pipe_shares_a_stable_diffusion_pipelines_weights(sd_folder):
     assert composed.unet is pipe.unet and composed.vae is pipe.vae and composed.text_encoder is pipe.text_encoder
     composed.set_progress_bar_config(disable=True)
     assert composed(PROMPT, num_inference_steps=2).images[0].size == (composed.config.native_size,) * 2
+
+
+def test_the_readme_diffusers_example_runs_as_written():
+    """The README's three-line example for diffusers users, run as it is written there."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### As a diffusers pipeline", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    assert 'ComposePipeline.from_pretrained("bundled")' in code
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # our own README, not a user's file
+    assert namespace["image"].size == (64, 64)
