@@ -433,7 +433,7 @@ class ComposePipeline(DiffusionPipeline):
         recorder = AttentionRecorder() if attention else None  # each token its own map
         stage_one_steps = scheduler.timesteps
         if config.collage and slots:  # start from the objects drawn alone and pasted in, part-way noised
-            start = steps - self._refine_step_count(steps, config.collage_strength)
+            start = steps - max(1, self._refine_step_count(steps, config.collage_strength))  # one step at least
             collage = self._collage(phrases, layouts, object_seeds, background_text, negatives, steps, guidance,
                                     size, config.canvas, config.collage_alone_steps)
             stage_one_steps = scheduler.timesteps[start:]

@@ -56,6 +56,8 @@ def test_the_collage_runs_its_stages_and_is_deterministic(pipeline):
                            callback=lambda stage, index, latents: steps.append(stage))
     assert {"collage", "stage1"} <= set(output.timings)
     assert steps == ["stage1"] * 2, "stage 1 runs the last half of the schedule only"
+    one_step = pipeline.draw(prompt=PROMPT, seed=1, steps=1, config=ComposeConfig(canvas=WHITE, collage=True))
+    assert one_step.images[0].shape == output.images[0].shape, "a schedule too short for 10% still redraws once"
     again = pipeline.draw(prompt=PROMPT, seed=1, steps=4, config=config)
     assert np.array_equal(again.images[0], output.images[0]), "the same picture alone and in a batch"
 
