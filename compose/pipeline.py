@@ -117,7 +117,7 @@ class ComposePipeline(DiffusionPipeline):
     def __init__(self, unet, vae, text_encoder, tokenizer, scheduler, text_encoder_2=None, tokenizer_2=None,
                  native_size: int | None = None, text_length: int | None = None, phrase_length: int | None = None,
                  region_prefix: str = "", world: dict | None = None, force_zeros_for_empty_prompt: bool = False):
-        from compose.model.bundle import SD_PHRASE_LENGTH, SD_TEXT_LENGTH
+        from compose.model.bundle import SD_PHRASE_LENGTH, caption_length
 
         super().__init__()
         if (text_encoder_2 is None) != (tokenizer_2 is None):
@@ -125,9 +125,7 @@ class ComposePipeline(DiffusionPipeline):
         self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
                               text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2)
         downscale = self._codec().downscale
-        if text_length is None:  # a Stable Diffusion tokenizer's context (77 when it names none)
-            text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
-            text_length = text_length if text_length < 10_000 else SD_TEXT_LENGTH
+        text_length = text_length or caption_length(tokenizer)
         self.register_to_config(native_size=int(native_size or unet.config.sample_size * downscale),
                                 text_length=int(text_length),
                                 phrase_length=int(phrase_length or min(text_length, SD_PHRASE_LENGTH)),
@@ -305,15 +303,14 @@ class ComposePipeline(DiffusionPipeline):
                            steps=num_inference_steps, guidance=guidance_scale, size=height or width, config=config,
                            negative=negative_prompt, progress=True,
                            step_end=step_end if callback_on_step_end is not None else None, **compose_options)
-        pixels = np.stack(output.images)
         if output_type == "pil":
             from PIL import Image
 
             images = [Image.fromarray(image) for image in output.images]
         elif output_type == "np":
-            images = pixels.astype(np.float32) / 255.0
+            images = np.stack(output.images).astype(np.float32) / 255.0
         elif output_type == "pt":
-            images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
+            images = torch.from_numpy(np.stack(output.images)).permute(0, 3, 1, 2).float() / 255.0
         else:
             images = output.latents
         if not return_dict:
@@ -396,7 +393,8 @@ class ComposePipeline(DiffusionPipeline):
         generators = [torch.Generator("cpu").manual_seed(int(image_seed)) for image_seed in seeds]
         scheduler = self._fresh_scheduler()
         scheduler.set_timesteps(steps)
-        latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
+        noise = initial_noise(bundle, generators, size)
+        latents = noise * scheduler.init_noise_sigma
 
         # 5. Stage 1: the whole picture, every region steered to its own phrase (and, in the first steps,
         #    self-attention bounded between objects when the config asks for it).
@@ -423,7 +421,7 @@ class ComposePipeline(DiffusionPipeline):
                                         paste_steps, size)
             lap("objects")
         if config.canvas is not None and slots:  # only the objects drawn: the rest kept at the known canvas
-            blend = self._keep_canvas(config.canvas, padded, latents, generators, size, config.refine_dilation)
+            blend = self._keep_canvas(config.canvas, padded, noise, size, config.refine_dilation)
         guide = None
         if config.attention_guidance > 0 and slots:
             guide = AttentionGuidance(targets=padded, groups=slot_groups(slots, bundle.phrase_length),
@@ -437,7 +435,6 @@ class ComposePipeline(DiffusionPipeline):
             collage = self._collage(phrases, layouts, object_seeds, background_text, negatives, steps, guidance,
                                     size, config.canvas, config.collage_alone_steps)
             stage_one_steps = scheduler.timesteps[start:]
-            noise = latents / scheduler.init_noise_sigma
             latents = scheduler.add_noise(collage, noise, stage_one_steps[:1].repeat(count))
             if bar is not None:
                 bar.update(start)
@@ -555,30 +552,30 @@ class ComposePipeline(DiffusionPipeline):
         pictures = [np.broadcast_to(canvas, (size, size, 3)).copy() for _ in layouts]
         for (image, k), drawn in zip(owners, alone):
             paste_cut_out(pictures[image], drawn, canvas, layouts[image].regions[k].box)
-        pixels = torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return self._encode_pictures(np.stack(pictures))
+
+    def _encode_pictures(self, pictures: np.ndarray) -> torch.Tensor:
+        """(B, H, W, 3) uint8 pictures -> the model's samples (B, C, S, S); a fixed generator, so the same
+        pictures always encode the same."""
+        bundle = self.bundle
+        pixels = torch.from_numpy(np.ascontiguousarray(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
         with torch.no_grad():
             return bundle.codec.encode(pixels.to(bundle.device, bundle.dtype),
                                        generator=torch.Generator(bundle.device).manual_seed(0))
 
-    def _keep_canvas(self, colour, padded: torch.Tensor, latents: torch.Tensor, generators, size: int,
+    def _keep_canvas(self, colour, padded: torch.Tensor, noise: torch.Tensor, size: int,
                      dilation: int) -> KeepOutside:
         """Stage 1's blend onto a known canvas: outside the union of each picture's regions (grown by
         `dilation` cells) the latents follow the canvas's encoding, noised with the picture's own
-        starting noise (so the picture is still determined by its seed)."""
-        pixels = torch.tensor(colour, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, size, size) / 127.5 - 1
-        with torch.no_grad():
-            encoded = self.bundle.codec.encode(pixels.to(latents.device, self.bundle.dtype),
-                                               generator=torch.Generator(latents.device).manual_seed(0))
-        inside = dilate(padded.amax(dim=1).clamp(0, 1), dilation).clamp(0, 1)[:, None].to(latents)
-        noise = latents / self._fresh_scheduler().init_noise_sigma
-        return KeepOutside(mask=inside, original=encoded.to(latents).expand_as(latents), noise=noise)
+        starting `noise` (so the picture is still determined by its seed)."""
+        canvas = np.broadcast_to(np.asarray(colour, dtype=np.uint8), (1, size, size, 3))
+        encoded = self._encode_pictures(canvas).to(noise)
+        inside = dilate(padded.amax(dim=1).clamp(0, 1), dilation).clamp(0, 1)[:, None].to(noise)
+        return KeepOutside(mask=inside, original=encoded.expand_as(noise), noise=noise)
 
     def _paste_background(self, latents, canvas: np.ndarray, boxes, side: int) -> torch.Tensor:
         """The latents with the model's one background (its encoded canvas) inside each box, grown by a cell."""
-        pixels = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().to(latents.device) / 127.5 - 1
-        with torch.no_grad():
-            background = self.bundle.codec.encode(pixels.to(self.bundle.dtype),
-                                                  generator=torch.Generator(latents.device).manual_seed(0))
+        background = self._encode_pictures(canvas[None])
         cover = torch.stack([box_coverage(torch.tensor(box, dtype=torch.float32), side) for box in boxes])
         mask = dilate(cover.to(latents.device), 1).amax(dim=0).clamp(0, 1)
         return mask * background.to(latents) + (1 - mask) * latents

@@ -353,14 +353,20 @@ def save_bundle(bundle: ModelBundle, folder: str | Path, dtype: torch.dtype = to
     return folder
 
 
+def caption_length(tokenizer) -> int:
+    """A Stable Diffusion tokenizer's context: its model_max_length, or 77 when it names none (transformers
+    writes a huge number then)."""
+    length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
+    return length if length < 10_000 else SD_TEXT_LENGTH
+
+
 def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str,
                             text_encoder_2=None, tokenizer_2=None, zero_empty_negative: bool = False) -> ModelBundle:
     """A ModelBundle around a Stable Diffusion 1.x/2.x model's parts (shared, not copied): its VAE as the
     codec, the tokenizer's context as the caption length (77 when the tokenizer names none). With a
     second text encoder and tokenizer it is an SDXL-class model (its UNet wrapped in XLUNet)."""
     codec = VaeCodec(vae)
-    text_length = int(getattr(tokenizer, "model_max_length", SD_TEXT_LENGTH))
-    text_length = text_length if text_length < 10_000 else SD_TEXT_LENGTH
+    text_length = caption_length(tokenizer)
     if text_encoder_2 is not None:
         if tokenizer_2 is None:
             raise ModelLoadError(f"{name}: an SDXL model needs tokenizer_2 beside text_encoder_2")
