@@ -43,6 +43,8 @@ COMPOSE_METHODS = {
     "compose-canvas": ComposeConfig(canvas=(255, 255, 255)),
     # Stage 1 from a collage of the objects drawn alone, fitted into their regions, on the white canvas.
     "compose-collage": ComposeConfig(canvas=(255, 255, 255), collage=True),
+    # The same, checked and repaired the collage's way: failed objects drawn alone again and pasted in.
+    "compose-collage+repair": ComposeConfig(canvas=(255, 255, 255), collage=True, repair_rounds=3),
 }
 METHODS = ("compose", "plain", *[name for name in COMPOSE_METHODS if name != "compose"])
 

@@ -509,6 +509,14 @@ class ComposePipeline(DiffusionPipeline):
                 return image, rounds
             redraw = [problem for problem in check.problems if problem.region is not None]
             erase = [problem for problem in check.problems if problem.region is None]
+            seeds = [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(redraw))]
+            if config.collage:  # the collage's own operation: the failed objects drawn alone again and pasted
+                latents = self._repair_collage(image, layout, redraw, erase, seeds, background_text, negative,
+                                               steps, guidance, size, config)
+                with torch.no_grad():
+                    image = to_uint8(self.bundle.codec.decode(latents))[0]
+                rounds.append(RepairRound(check, image))
+                continue
             canvas = self.bundle.empty_canvas(size)
             if erase and canvas is not None:
                 latents = self._paste_background(latents, canvas, [problem.box for problem in erase], side)
@@ -520,7 +528,7 @@ class ComposePipeline(DiffusionPipeline):
                         else box_coverage(torch.tensor(p.box, dtype=torch.float32), side).to(latents.device)
                         for p in redraw]
                 phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
-                seeds = [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(redraw))]
+                seeds += [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(seeds), len(redraw))]
                 latents = self.refine_objects(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
                                        steps, guidance, config.repair_strength, config.refine_dilation, None, None)
             with torch.no_grad():
@@ -533,26 +541,61 @@ class ComposePipeline(DiffusionPipeline):
         """The collage stage 1 starts from (ComposeConfig.collage): every object of every picture drawn
         alone as a whole picture (one batch), cut out from the canvas, fitted into its region and pasted
         onto a canvas per picture; returns the collages' latents (B, C, S, S)."""
-        from compose.sampling import encode_prompts
-
-        bundle = self.bundle
         owners = [(image, k) for image, item in enumerate(phrases) for k in range(len(item))]
-        texts = [", ".join(part for part in (phrases[image][k], background_text) if part) for image, k in owners]
-        scheduler = self._fresh_scheduler()
-        scheduler.set_timesteps(max(1, round(steps * alone_share)))
         # Offset from stage 2's and LMD's seeds, so that no two stages share noise.
-        generators = [torch.Generator("cpu").manual_seed(object_seeds[image][k] + 700) for image, k in owners]
-        with torch.no_grad():
-            latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
-            condition = encode_prompts(bundle, texts)
-            uncondition = torch.cat([encode_prompts(bundle, [negatives[image]], negative=True) for image, _ in owners])
-            alone = to_uint8(bundle.codec.decode(denoise(bundle, scheduler, latents, condition, uncondition, guidance,
-                                                         scheduler.timesteps)))
+        alone = self._draw_alone([phrases[image][k] for image, k in owners], background_text,
+                                 [negatives[image] for image, _ in owners],
+                                 [object_seeds[image][k] + 700 for image, k in owners], steps, guidance, size,
+                                 alone_share)
         canvas = np.asarray(colour, dtype=np.uint8)
         pictures = [np.broadcast_to(canvas, (size, size, 3)).copy() for _ in layouts]
         for (image, k), drawn in zip(owners, alone):
             paste_cut_out(pictures[image], drawn, canvas, layouts[image].regions[k].box)
         return self._encode_pictures(np.stack(pictures))
+
+    def _draw_alone(self, phrases: list[str], background_text: str, negatives: list[str], seeds: list[int],
+                    steps: int, guidance: float, size: int, alone_share: float) -> np.ndarray:
+        """Each phrase drawn alone as a whole picture from the whole caption "phrase, background" (what a
+        plainly trained model does best), one batch, `alone_share` of the steps; (N, H, W, 3) uint8."""
+        from compose.sampling import encode_prompts
+
+        bundle = self.bundle
+        texts = [", ".join(part for part in (phrase, background_text) if part) for phrase in phrases]
+        scheduler = self._fresh_scheduler()
+        scheduler.set_timesteps(max(1, round(steps * alone_share)))
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+        with torch.no_grad():
+            latents = initial_noise(bundle, generators, size) * scheduler.init_noise_sigma
+            condition = encode_prompts(bundle, texts)
+            uncondition = torch.cat([encode_prompts(bundle, [negative], negative=True) for negative in negatives])
+            return to_uint8(bundle.codec.decode(denoise(bundle, scheduler, latents, condition, uncondition, guidance,
+                                                        scheduler.timesteps)))
+
+    def _repair_collage(self, image, layout, redraw, erase, seeds, background_text, negative, steps, guidance,
+                        size, config) -> torch.Tensor:
+        """A collage picture's repair, in pixels: each extra thing's box painted over with the canvas; each
+        failed region's box cleared and its object drawn alone again (a fresh seed), cut out and pasted
+        in; the picture encoded, and the repaired boxes re-noised to `collage_strength` and redrawn in
+        place with their phrases (the collage's own harmonising step), the rest kept. Returns the latents."""
+        canvas = np.asarray(config.canvas, dtype=np.uint8)
+        picture = image.copy()
+        for problem in [*erase, *redraw]:
+            x0, y0, x1, y1 = _pixel_box(problem.box, size, grow=1)
+            picture[y0:y1, x0:x1] = canvas
+        if redraw:
+            alone = self._draw_alone([layout.regions[p.region].phrase for p in redraw], background_text,
+                                     [negative] * len(redraw), [value + 700 for value in seeds], steps, guidance,
+                                     size, config.collage_alone_steps)
+            for problem, drawn in zip(redraw, alone):
+                paste_cut_out(picture, drawn, canvas, layout.regions[problem.region].box)
+        latents = self._encode_pictures(picture[None])
+        if not redraw:
+            return latents
+        side = size // self.bundle.codec.downscale
+        maps = region_maps(layout, side, config.region_inset).to(latents.device)
+        return self.refine_objects(latents, [[layout.regions[p.region].phrase for p in redraw]],
+                                   [torch.stack([maps[p.region] for p in redraw])], [seeds], background_text,
+                                   [negative], steps, guidance, config.collage_strength, config.refine_dilation)
 
     def _encode_pictures(self, pictures: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 pictures -> the model's samples (B, C, S, S); a fixed generator, so the same
@@ -650,6 +693,12 @@ class ComposePipeline(DiffusionPipeline):
             paste = keep[row]
             result[image] = paste * refined[row] + (1 - paste) * result[image]
         return result
+
+
+def _pixel_box(box, size: int, grow: int = 0) -> tuple[int, int, int, int]:
+    """A box in fractions (x0, y0, x1, y1) as pixel bounds of a `size` picture, grown by `grow` pixels."""
+    x0, y0, x1, y1 = (round(value * size) for value in box)
+    return max(0, x0 - grow), max(0, y0 - grow), min(size, x1 + grow), min(size, y1 + grow)
 
 
 COLLAGE_CUT = 40  # levels of 255 (largest channel difference) that tell an object's pixel from the canvas

@@ -222,3 +222,30 @@ def test_a_failed_relation_with_every_object_there_redraws_the_loosest_placed_on
     assert [problem.region for problem in problems] == [0] and "IoU 0.43" in problems[0].reason
     snug = loosely_placed(layout, [(0.6, 0.6, 0.9, 0.9), (0.12, 0.1, 0.42, 0.4)], {0: 1, 1: 0})
     assert [problem.region for problem in snug] == [0], "none loose: the lowest overlap is redrawn"
+
+
+def test_a_collage_repair_redraws_the_failed_object_alone_and_paints_extras_over(pipeline):
+    """With ComposeConfig.collage the repair is the collage's own operation: the failed region's object is
+    drawn alone again and pasted in, an extra thing's box painted with the canvas; the rest is kept."""
+    prompt = "a red circle to the left of a blue square"
+    config = ComposeConfig(canvas=(255, 255, 255), collage=True, collage_strength=0.5)
+    first = pipeline.draw(prompt=prompt, seed=6, steps=4, config=config)
+    layout = first.layouts[0]
+    stray = (0.0, 0.8, 0.15, 1.0)
+    checks = [Check(passed=False, problems=(Problem(None, stray, "an extra thing"),)),
+              Check(passed=False, problems=(Problem(1, layout.regions[1].box, "region 1: not there"),))]
+    repaired = pipeline.draw(prompt=prompt, seed=6, steps=4, config=dataclasses.replace(config, repair_rounds=3),
+                             checker=ScriptedChecker(checks))
+    rounds = repaired.repairs[0]
+    assert [item.check.passed for item in rounds] == [False, False, True]
+    x0, y0, x1, y1 = (int(round(v * SIZE)) for v in stray)
+    assert (rounds[0].image[y0:y1, x0:x1] == 255).all(), "the extra thing painted over with the canvas"
+    outside = ~cells(stray)
+    assert np.array_equal(rounds[0].image[outside], first.images[0][outside]), "and nothing else changed"
+    inside = cells(layout.regions[1].box)
+    after = repaired.images[0]
+    assert np.array_equal(after[~inside], rounds[0].image[~inside]), "outside the failed region nothing moves"
+    assert not np.array_equal(after[inside], rounds[0].image[inside]), "the failed region is redrawn"
+    again = pipeline.draw(prompt=prompt, seed=6, steps=4, config=dataclasses.replace(config, repair_rounds=3),
+                          checker=ScriptedChecker(list(checks)))
+    assert np.array_equal(again.images[0], after), "a collage repair is deterministic"
