@@ -158,7 +158,17 @@ def test_generate_repair_records_its_rounds_and_bench_reports_quality(tmp_path, 
     cells = summary["quality"]["overall"]
     assert cells["compose"]["median_render_difference"] is not None
     assert cells["compose"]["mean_attention_in_region"] > cells["plain"]["mean_attention_in_region"] >= 0
-    assert "Picture quality" in (tmp_path / "bench" / "report.html").read_text()
+    report = (tmp_path / "bench" / "report.html").read_text()
+    assert "Picture quality" in report
+    records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
+    failed = [record for record in records if not record["correct_strict"]]
+    assert failed, "two steps draw at least one wrong picture (measured), whose maps the report must show"
+    for record in records:
+        assert ("attention_image" in record) == (not record["correct_strict"]), "maps saved for failed pictures only"
+    for record in failed:
+        assert (tmp_path / "bench" / record["attention_image"]).is_file()
+        assert f"src='{record['attention_image']}'" in report
+    assert "Attention maps of failed pictures" in report
 
 
 def test_outputs_get_ordinary_file_permissions(tmp_path):

@@ -99,6 +99,8 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
     timings.update(total=round(total, 5), score=round(scoring, 5))
     if result.attention is not None:
         record["attention_in_region"] = result.attention.mean_in_region
+        if not verdict.correct_strict:  # why did it fail? the report shows each object's map beside the picture
+            record["attention_image"] = _write_attention_figure(result, out / job.image_name)
     if result.repairs:
         record["repair_round_count"] = len(result.repairs) - 1
     return {**record, "correct_strict": verdict.correct_strict, "correct_lenient": verdict.correct_lenient,
@@ -107,3 +109,15 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
             "region_ious": [round(value, 4) for value in verdict.region_ious],
             "detected": [item.to_dict() for item in detections], "image": job.image_name,
             "timings": timings, "error": None}
+
+
+def _write_attention_figure(result, picture: Path) -> str:
+    """A failed picture's explanation (the picture, its layout, each object's cross-attention map with
+    its in-region share) saved beside it as NAME-attention.png; returns that file's name."""
+    from compose.regions.explain import draw_explanation
+
+    path = picture.with_name(picture.stem + "-attention.png")
+    title = f"{result.method}: {result.prompt or ''}"
+    draw_explanation(result.image, result.attention.layout, result.attention, title=title[:90],
+                     layout_title="layout" if result.method != "plain" else "layout (planned, not used)").save(path)
+    return f"{path.parent.name}/{path.name}"

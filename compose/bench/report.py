@@ -26,6 +26,7 @@ PLOTS_DIR = "plots"
 REFERENCE_DIR = "reference"
 THUMBNAIL_PIXELS = 96
 CAPTION_CHARACTERS = 70
+FAILED_MAPS_SHOWN = 40  # failed pictures whose attention maps the report shows inline
 METHOD_COLORS = {"compose": "#2b6cb0", "plain": "#a0a0a0"}
 OTHER_COLORS = ("#805ad5", "#dd6b20", "#38a169")
 
@@ -48,7 +49,8 @@ td.sep { border-left: 3px solid #cbd5e0; }
 figure { display: inline-block; margin: 0 2px; width: 100px; vertical-align: top; text-align: center; }
 figure img { width: 96px; height: 96px; image-rendering: pixelated; border: 3px solid; display: block; }
 figure.pass img { border-color: #38a169; } figure.lenient img { border-color: #d69e2e; }
-figure.fail img { border-color: #e53e3e; } figure.reference img { border-color: #a0aec0; }
+figure.fail img { border-color: #e53e3e; } figure.maps img { max-width: 100%; border: 0; }
+.failed-maps figure { display: block; margin: 0 0 14px; } figure.reference img { border-color: #a0aec0; }
 figure.error div.missing { width: 96px; height: 96px; border: 3px dashed #e53e3e; font-size: 11px;
        color: #c53030; display: flex; align-items: center; justify-content: center; }
 figcaption { font-size: 10.5px; line-height: 1.25; color: #4a5568; word-wrap: break-word; }
@@ -85,6 +87,7 @@ def write_report(summary: Summary, records: list[dict[str, Any]], out: Path, sui
     for suite_name in summary.suites:
         suite_records = [record for record in records if record["suite"] == suite_name]
         parts.append(_grid_html(suite_name, suite_records, summary, references))
+    parts.append(_failed_maps_html(records))
     parts.append("</body></html>\n")
     path = out / REPORT_FILE
     write_text_atomically(path, "\n".join(parts))
@@ -329,8 +332,28 @@ def _figure(record: dict[str, Any] | None, seed: int) -> str:
         caption = " " + html.escape(short)
         if len(reasons) > 1:
             caption += f" (+{len(reasons) - 1})"
-    return (f"<figure class='{state}' title='{tooltip}'><img src='{html.escape(record['image'])}' loading='lazy' "
-            f"alt='{tooltip}'><figcaption>s{seed} {mark}{caption}</figcaption></figure>")
+    picture = f"<img src='{html.escape(record['image'])}' loading='lazy' alt='{tooltip}'>"
+    maps = record.get("attention_image")
+    if maps:  # a failed picture of a run with --attention: its objects' maps one click away
+        picture = f"<a href='{html.escape(maps)}'>{picture}</a>"
+        caption += f" <a href='{html.escape(maps)}'>maps</a>"
+    return f"<figure class='{state}' title='{tooltip}'>{picture}<figcaption>s{seed} {mark}{caption}</figcaption></figure>"
+
+
+def _failed_maps_html(records: list[dict[str, Any]], limit: int = FAILED_MAPS_SHOWN) -> str:
+    """The attention maps of failed pictures (runs with --attention), the first `limit` in report order:
+    where each object's tokens looked, beside the reasons the picture failed."""
+    failed = [record for record in records if record.get("attention_image")]
+    if not failed:
+        return ""
+    items = "".join(
+        f"<figure class='maps'><img src='{html.escape(record['attention_image'])}' loading='lazy' alt='attention maps'>"
+        f"<figcaption><b>{html.escape(record['method'])}</b> s{record['seed']}: {html.escape(record['prompt'])}<br>"
+        f"{html.escape('; '.join(record.get('reasons') or []))}</figcaption></figure>" for record in failed[:limit])
+    more = f" (the first {limit} of {len(failed)}; every failed picture links to its maps)" if len(failed) > limit else ""
+    return (f"<h2 id='failed-maps'>Attention maps of failed pictures</h2><p class='meta'>Each object's cross-attention "
+            f"(mean over layers, heads and steps, upsampled to the picture) and the share of it inside the object's "
+            f"region{more}.</p><div class='failed-maps'>{items}</div>")
 
 
 def _grid_html(suite_name: str, records: list[dict[str, Any]], summary: Summary,
