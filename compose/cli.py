@@ -355,6 +355,53 @@ def command_audit(args) -> int:
     return 0
 
 
+def _untrain_config(args):
+    from compose.untraining import UntrainConfig
+
+    given = {key: getattr(args, key) for key in ("strategy", "steps", "learning_rate", "batch_size", "monitor_every",
+                                                 "monitor_seeds", "seed", "threads") if getattr(args, key) is not None}
+    return UntrainConfig(**given)
+
+
+def _report_untraining(verb: str, result: dict) -> None:
+    before, after = result["monitor_before"], result["monitor_after"]
+    print(f"{verb} {', '.join(result['concepts'])} with {result['strategy']}: {result['steps']} steps, "
+          f"{result['wall_seconds']} s; monitor target {before['target_mean']:.2f} -> {after['target_mean']:.2f}, "
+          f"retain {before['retain_mean']:.2f} -> {after['retain_mean']:.2f}; wrote {result['output_model']}")
+
+
+def command_correct(args) -> int:
+    from compose.untraining import correct
+
+    result = correct(args.model, args.concept, _untrain_config(args), args.out, confused_with=args.confused_with,
+                     progress=not args.quiet)
+    _report_untraining("corrected", result)
+    return 0
+
+
+def command_erase(args) -> int:
+    from compose.untraining import erase
+
+    result = erase(args.model, args.concept, _untrain_config(args), args.out, progress=not args.quiet)
+    _report_untraining("erased", result)
+    return 0
+
+
+def _untraining_options(sub, strategies: str, default: str) -> None:
+    """The options `compose correct` and `compose erase` share (compose.untraining.UntrainConfig checks them)."""
+    sub.add_argument("--strategy", default=default, help=f"{strategies} (default {default})")
+    sub.add_argument("--out", type=Path, required=True, metavar="DIR",
+                     help="a new folder: the edited model (DIR/model), log.jsonl, monitor.png, result.json")
+    sub.add_argument("--steps", type=int, default=None, help="most fine-tuning steps (default 400; early stop)")
+    sub.add_argument("--learning-rate", type=float, default=None, help="default 5e-5")
+    sub.add_argument("--batch-size", type=int, default=None, help="default 16")
+    sub.add_argument("--monitor-every", type=int, default=None, metavar="N", help="steps between checks (default 50)")
+    sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 2)")
+    sub.add_argument("--seed", type=int, default=None)
+    sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 # ---------------------------------------------------------------------------------------- the parser
 
 
@@ -437,6 +484,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", type=Path, default=Path("audit"), metavar="DIR")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_audit)
+
+    sub = commands.add_parser("correct", help="correct a model's learned mistake about a concept, monitored "
+                              "(fine-tune, anchored, prior preservation, or a closed-form edit)")
+    sub.add_argument("model", metavar="MODEL", help="'bundled' or a model folder")
+    sub.add_argument("--concept", action="append", required=True, metavar="WORD",
+                     help="a shape or colour the model gets wrong (repeatable)")
+    sub.add_argument("--confused-with", default=None, metavar="WORD",
+                     help="closed-form: the word the model now draws for the concept (the two are swapped back)")
+    _untraining_options(sub, "finetune, anchored, prior or closed-form", "anchored")
+    sub.set_defaults(handler=command_correct)
+
+    sub = commands.add_parser("erase", help="erase a concept from a model (ESD-style fine-tune or a closed-form "
+                              "edit), keeping the others")
+    sub.add_argument("model", metavar="MODEL", help="'bundled' or a model folder")
+    sub.add_argument("--concept", required=True, metavar="WORD", help="the shape or colour to erase")
+    _untraining_options(sub, "esd or closed-form", "esd")
+    sub.set_defaults(handler=command_erase)
 
     sub = commands.add_parser("bench", help="run the compositional benchmark and write results, summary and report")
     sub.add_argument("suites", nargs="*", metavar="SUITE",

@@ -117,6 +117,18 @@ class Generator:
         self.pipeline = None  # the compose pipeline, built on first use
         self.checker = checker if checker is not None else ShapesChecker()
 
+    @classmethod
+    def from_bundle(cls, bundle, name: str, sampler: str = "ddim", checker=None) -> Generator:
+        """A generator around an already loaded ModelBundle (shared, not copied: a model being edited or
+        fine-tuned in memory draws with its current weights)."""
+        from compose.checking import ShapesChecker
+
+        generator = cls.__new__(cls)
+        generator.model_name, generator.bundle, generator.sampler = name, bundle, sampler
+        generator.progress, generator.pipeline = False, None
+        generator.checker = checker if checker is not None else ShapesChecker()
+        return generator
+
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
                  seed: int = 0, steps: int = 25, guidance: float = 4.0, size: int | None = None,
                  negative: str | None = None, background: str | None = None,

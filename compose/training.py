@@ -200,6 +200,48 @@ def _single_threaded_worker(_worker_id: int) -> None:
 REWARM_STEPS = 100  # a run resumed from a slim checkpoint (no optimizer moments) warms up again this long
 
 
+def training_loss(view: ModelBundle, unet, noise_scheduler, batch: dict, generator: torch.Generator, autocast,
+                  caption_dropout: float, min_snr_gamma: float = 0.0, reduce: bool = True) -> torch.Tensor:
+    """One batch's denoising loss: the pictures encoded (a VAE's posterior sampled), noised at random
+    timesteps, and the velocity regressed from the caption (`caption_dropout` of them emptied) or, for a
+    region batch, from each object's phrase seen only inside its box; min-SNR weights when asked.
+    `view` supplies the codec and text encoder, `unet` the (possibly wrapped) UNet, `autocast` a context
+    factory (accelerate's, or contextlib.nullcontext). All randomness comes from `generator`. With
+    `reduce=False`, the per-sample losses (B,), unweighted."""
+    from compose.regions.attention import RegionControl, region_kwargs
+    from compose.regions.conditioning import encode_regions
+    from compose.regions.masks import box_coverage
+    from compose.sampling import encode_prompts
+
+    device = generator.device
+    images = batch["images"].to(device)
+    with torch.no_grad(), autocast():
+        clean = view.codec.encode(images, generator=generator).float()
+    noise = torch.randn(clean.shape, generator=generator, device=device, dtype=clean.dtype)
+    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
+                              generator=generator, device=device)
+    dropped = torch.rand(clean.shape[0], generator=generator, device=device) < caption_dropout
+    noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+    target = noise_scheduler.get_velocity(clean, noise, timesteps)
+    with autocast():
+        if batch["region_mode"]:
+            side = clean.shape[-1]
+            coverage_maps = box_coverage(batch["boxes"].to(device), side)
+            condition, coverage = encode_regions(view, batch["phrases"], coverage_maps, slots=MAX_REGIONS)
+            control = RegionControl(coverage=coverage)
+        else:
+            captions = ["" if drop else caption for caption, drop in zip(batch["captions"], dropped.tolist())]
+            condition = encode_prompts(view, captions)
+            control = None
+        prediction = unet(noisy, timesteps, encoder_hidden_states=condition,
+                          cross_attention_kwargs=region_kwargs(control)).sample
+    per_sample = (prediction.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
+    if not reduce:
+        return per_sample
+    alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
+    return (per_sample * min_snr_weights(alphas_cumprod, timesteps, min_snr_gamma)).mean()
+
+
 def learning_rate_at(step: int, config: TrainConfig, rewarm_from: int | None = None) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak at the last step (for any config with
     learning_rate, warmup_steps and steps: the VAE trainer uses it too); after a resume from a
@@ -423,10 +465,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     from diffusers import DDPMScheduler
     from tqdm.auto import tqdm
 
-    from compose.regions.attention import RegionControl, region_kwargs, region_processors
-    from compose.regions.conditioning import encode_regions
-    from compose.regions.masks import box_coverage
-    from compose.sampling import encode_prompts
+    from compose.regions.attention import region_processors
 
     folder = Path(config.output)
     if resume:
@@ -488,7 +527,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     ema = [tensor.to(device) for tensor in ema]
     if isinstance(bundle.codec, VaeCodec):  # frozen, outside the optimizer: moved by hand
         bundle.codec.vae.to(device)
-    alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
     state["hardware"] = sorted(set(state.get("hardware", [])) | {_hardware_name(device, accelerator.num_processes)})
 
     dataset = ShapesBatches(config.seed, config.batch_size, start_batch=state["step"] * accelerator.num_processes,
@@ -504,7 +542,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if main and resume:
         drop_log_after(folder / "train_log.jsonl", state["step"])
     log_file = open(folder / "train_log.jsonl", "a" if resume else "w", encoding="utf-8") if main else None
-    side = config.model.image_size // bundle.codec.downscale
     started = time.time()
     elapsed_before = state["elapsed_seconds"]
     last_checkpoint = time.time()
@@ -558,32 +595,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             step = state["step"]
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, config, state.get("rewarm_from"))
-            images = batch["images"].to(device)
             # Noise, timesteps, caption dropout (and a VAE's posterior samples) come from a generator seeded
             # by (seed, step, rank), so a resumed run continues exactly as an uninterrupted one would.
             step_generator = torch.Generator(device).manual_seed(
                 stream_seed(config.seed, step) * 64 + accelerator.process_index)
-            with torch.no_grad(), accelerator.autocast():
-                clean = bundle.codec.encode(images, generator=step_generator).float()
-            noise = torch.randn(clean.shape, generator=step_generator, device=device, dtype=clean.dtype)
-            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
-                                      generator=step_generator, device=device)
-            dropped = torch.rand(clean.shape[0], generator=step_generator, device=device) < config.caption_dropout
-            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
-            target = noise_scheduler.get_velocity(clean, noise, timesteps)
-            with accelerator.autocast():
-                if batch["region_mode"]:
-                    coverage_maps = box_coverage(batch["boxes"].to(device), side)
-                    condition, coverage = encode_regions(train_view, batch["phrases"], coverage_maps, slots=MAX_REGIONS)
-                    control = RegionControl(coverage=coverage)
-                else:
-                    captions = ["" if drop else caption for caption, drop in zip(batch["captions"], dropped.tolist())]
-                    condition = encode_prompts(train_view, captions)
-                    control = None
-                prediction = unet(noisy, timesteps, encoder_hidden_states=condition,
-                                  cross_attention_kwargs=region_kwargs(control)).sample
-            per_sample = (prediction.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
-            loss = (per_sample * min_snr_weights(alphas_cumprod, timesteps, config.min_snr_gamma)).mean()
+            loss = training_loss(train_view, unet, noise_scheduler, batch, step_generator, accelerator.autocast,
+                                 config.caption_dropout, config.min_snr_gamma)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(parameters, 1.0)
@@ -593,9 +610,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 torch._foreach_mul_(ema, decay)
                 torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - decay)
             state["step"] = step + 1
-            state["samples_seen"] += clean.shape[0] * accelerator.num_processes
+            state["samples_seen"] += batch["images"].shape[0] * accelerator.num_processes
             window_loss.append(loss.item())
-            window_samples += clean.shape[0] * accelerator.num_processes
+            window_samples += batch["images"].shape[0] * accelerator.num_processes
             progress.update(1)
             if config.budget_minutes and state["step"] == budget_probe_end:
                 rate = (budget_probe_end - budget_probe_start) / (time.time() - budget_clock)

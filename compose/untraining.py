@@ -1,0 +1,350 @@
+"""Untraining: correct a learned mistake or erase a concept, watching what else moves (issue 12).
+
+Strategies (`correct` / `erase`), every one monitored:
+- "finetune": go on training on the true data stream (compose.training's loss and stream, no relabel)
+  at a small learning rate: the documents' "correct the data and fine-tune".
+- "anchored": the same, with every weight pulled back towards its starting value after each step
+  (theta <- theta0 + (1 - pull) (theta - theta0)): an L2 anchor, so only what the data keeps asking
+  for moves.
+- "prior": the same, plus a prior-preservation term: on the same noisy pictures, the model's
+  prediction for captions of the *other* concepts is held to the starting model's (DreamBooth's prior
+  preservation, with the starting model's own predictions instead of its pictures).
+- "closed-form": compose.editing's key/value edit (UCE): seconds, no data.
+- "esd" (erase only): ESD-x (Gandikota et al. 2023): the cross-attention layers are fine-tuned so that
+  the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
+  away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
+  the other concepts' captions are held to the frozen model's.
+Monitoring: every `monitor_every` steps a small validation set drawn with the plain method and read back
+(each target word and each retained shape in every colour, `monitor_seeds` seeds): the target
+concepts' accuracy (erasure: the share of asked pictures that still show the concept) and the retain
+set's, logged to log.jsonl and plotted (monitor.png); the run stops early once the target is reached
+and the retain set holds (within `retain_tolerance` of where it started).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from compose.files import write_atomically
+
+CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "closed-form")
+ERASE_STRATEGIES = ("esd", "closed-form")
+COLOURS = ("red", "orange", "yellow", "green", "blue", "purple")
+
+
+@dataclass
+class UntrainConfig:
+    """The knobs of one correction or erasure run (defaults: the ones the README's figures used)."""
+
+    strategy: str
+    steps: int = 400
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    monitor_every: int = 50
+    monitor_seeds: int = 2
+    monitor_steps: int = 25  # denoising steps of each monitor picture
+    retain_tolerance: float = 0.02
+    anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
+    prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
+    erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
+    target_accuracy: float = 0.9  # correct: stop once the target concepts read back this well
+    erase_share: float = 0.05  # erase: stop once at most this share of asked pictures shows the concept
+    seed: int = 0
+    threads: int | None = None
+
+    def check(self, allowed: tuple[str, ...]) -> None:
+        rules = [
+            (self.strategy in allowed, f"--strategy {self.strategy!r}: choose one of {', '.join(allowed)}"),
+            (self.steps >= 1, f"--steps {self.steps}: give at least 1"),
+            (self.learning_rate > 0, f"--learning-rate {self.learning_rate}: must be positive"),
+            (self.batch_size >= 1, f"--batch-size {self.batch_size}: give at least 1"),
+            (self.monitor_every >= 1, f"--monitor-every {self.monitor_every}: give at least 1 step"),
+            (self.monitor_seeds >= 1, f"--monitor-seeds {self.monitor_seeds}: give at least 1"),
+            (1 <= self.monitor_steps <= 1000, f"monitor steps {self.monitor_steps}: give 1 to 1000"),
+            (0 <= self.anchor_pull < 1, f"anchor pull {self.anchor_pull}: give a share in [0, 1)"),
+        ]
+        for holds, message in rules:
+            if not holds:
+                raise ValueError(message)
+
+
+@dataclass
+class Monitor:
+    """The small validation set watched during a run: target words and retained shapes."""
+
+    targets: tuple[str, ...]
+    retain: tuple[str, ...]
+    seeds: int
+    erase: bool = False
+    steps: int = 25
+    history: list[dict] = field(default_factory=list)
+
+    def measure(self, generator) -> dict:
+        from compose.bench.audit import read_drawn
+
+        def accuracy(word: str) -> float:
+            right = 0
+            for colour in COLOURS:
+                for seed in range(self.seeds):
+                    drawn_shape, drawn_colour, _ = read_drawn(generator(prompt=f"a {colour} {word}", method="plain",
+                                                                        seed=seed, steps=self.steps).image)
+                    if self.erase:
+                        right += drawn_shape == word  # erasure: the share that still shows the concept
+                    else:
+                        right += (drawn_shape, drawn_colour) == (word, colour)
+            return right / (len(COLOURS) * self.seeds)
+
+        with torch.no_grad():
+            target = {word: accuracy(word) for word in self.targets}
+            retain = {word: accuracy(word) for word in self.retain}
+        return {"target": target, "retain": retain,
+                "target_mean": sum(target.values()) / len(target),
+                "retain_mean": sum(retain.values()) / len(retain)}
+
+
+def retained_shapes(concepts) -> tuple[str, ...]:
+    from compose.shapes import world
+
+    return tuple(shape for shape in world.SHAPES if shape not in concepts)
+
+
+def correct(model: str, concepts: list[str], config: UntrainConfig, out: str | Path,
+            confused_with: str | None = None, progress: bool = False) -> dict:
+    """Correct `model`'s mistake about `concepts` (shapes-world words) with `config.strategy`; writes
+    out/model (the corrected model), out/log.jsonl, out/monitor.png and out/result.json; returns the result."""
+    config.check(CORRECT_STRATEGIES)
+    if config.strategy == "closed-form":
+        if not confused_with:
+            raise ValueError("--strategy closed-form corrects a confusion between two words: give "
+                             "--confused-with WORD (the word the model now draws for the concept)")
+        mapping = {word: confused_with for word in concepts} | {confused_with: concepts[0]}
+        return _closed_form(model, mapping, concepts, out, erase=False)
+    return _fine_tune(model, tuple(concepts), config, Path(out), erase=False, progress=progress)
+
+
+def erase(model: str, concept: str, config: UntrainConfig, out: str | Path, progress: bool = False) -> dict:
+    """Erase `concept` from `model` with `config.strategy` ("esd" or "closed-form"); outputs as `correct`."""
+    config.check(ERASE_STRATEGIES)
+    if config.strategy == "closed-form":
+        return _closed_form(model, {concept: ""}, [concept], out, erase=True)
+    return _fine_tune(model, (concept,), config, Path(out), erase=True, progress=progress)
+
+
+def _load(model: str, out: Path):
+    """The model in float32, after refusing an `out` that already holds a run (nothing is overwritten)."""
+    from compose.model.bundle import load_model
+
+    if (Path(out) / "result.json").exists() or (Path(out) / "model").exists():
+        raise ValueError(f"--out {str(out)!r} already holds a correction or erasure run; give another folder")
+    return load_model(model, dtype=torch.float32)
+
+
+def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], out, erase: bool) -> dict:
+    from compose.editing import edit_concepts
+    from compose.generate import Generator
+
+    from compose.editing import shapes_world_texts
+
+    for word in mapping:
+        shapes_world_texts(word)  # names the rule for a word outside the shapes world
+    out = Path(out)
+    bundle = _load(model, out)
+    monitor = Monitor(tuple(concepts), retained_shapes(mapping), seeds=2, erase=erase)
+    generator = Generator.from_bundle(bundle, str(model))
+    before = monitor.measure(generator)
+    report = edit_concepts(bundle, mapping)
+    after = monitor.measure(generator)
+    result = {"model": str(model), "concepts": list(concepts), **report.to_dict(), "monitor_before": before,
+              "monitor_after": after, "steps": 0, "wall_seconds": round(report.seconds, 3)}
+    _save(bundle, out, result)
+    return result
+
+
+def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out: Path, erase: bool,
+               progress: bool) -> dict:
+    from diffusers import DDPMScheduler
+    from tqdm.auto import tqdm
+
+    from compose.editing import shapes_world_texts as texts_of
+    from compose.generate import Generator
+    from compose.regions.attention import region_processors
+    from compose.training import ShapesBatches, training_loss
+
+    for word in concepts:
+        texts_of(word)  # names the rule for a word outside the shapes world
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    bundle = _load(model, out)
+    out.mkdir(parents=True, exist_ok=True)
+    frozen = copy.deepcopy(bundle) if config.strategy in ("prior", "esd") else None
+    unet, text_encoder = bundle.unet, bundle.text_encoder
+    unet.requires_grad_(True)  # a loaded model comes frozen
+    text_encoder.requires_grad_(True)
+    if erase:  # ESD-x: only the cross-attention layers learn; the text encoder stays as it is
+        from compose.editing import cross_attention_projections
+
+        text_encoder.requires_grad_(False)
+        unet.requires_grad_(False)
+        attention = {id(m): m for m in unet.modules() if getattr(m, "is_cross_attention", False)}
+        cross_attention_projections(unet)  # raises for a UNet without cross-attention
+        for module in attention.values():
+            module.requires_grad_(True)
+    parameters = [p for module in (unet, text_encoder) for p in module.parameters() if p.requires_grad]
+    start = [p.detach().clone() for p in parameters]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
+    noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
+    retain = retained_shapes(concepts)
+    retain_texts = [text for shape in retain for text in texts_of(shape)]
+    concept_texts = [text for word in concepts for text in texts_of(word)]
+    region_fraction = 0.35 if bundle.region_prefix else 0.0  # the bundled recipe's share; SD: whole captions
+    data = ShapesBatches(config.seed, config.batch_size, start_batch=0, rank=0, world=1,
+                         region_fraction=region_fraction, image_size=bundle.native_size)
+    monitor = Monitor(concepts, retain, config.monitor_seeds, erase=erase, steps=config.monitor_steps)
+    generator = Generator.from_bundle(bundle, str(model))
+    log_path = out / "log.jsonl"
+    records = []
+    clock = time.perf_counter()
+
+    def watch(step: int, loss: float | None) -> dict:
+        unet.eval()
+        measured = monitor.measure(generator)
+        unet.train()
+        record = {"step": step, "loss": loss, **measured, "elapsed_seconds": round(time.perf_counter() - clock, 1)}
+        records.append(record)
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+        return record
+
+    log_path.write_text("", encoding="utf-8")
+    first = watch(0, None)
+    retain_floor = first["retain_mean"] - config.retain_tolerance
+    stop_reason, losses, step = "steps", [], 0
+    bar = tqdm(total=config.steps, desc=f"{'erase' if erase else 'correct'} ({config.strategy})", unit="step",
+               disable=not progress)
+    rng = torch.Generator().manual_seed(config.seed)
+    with region_processors(unet):
+        unet.train()
+        for step in range(1, config.steps + 1):
+            batch = data.batch(step - 1)
+            generator_step = torch.Generator().manual_seed(config.seed * 100_003 + step)
+            if erase:
+                loss = _esd_loss(bundle, frozen, noise_scheduler, batch, generator_step, concept_texts, retain_texts,
+                                 config.erase_guidance, rng)
+            else:
+                loss = training_loss(bundle, unet, noise_scheduler, batch, generator_step, contextlib.nullcontext,
+                                     caption_dropout=0.1)
+                if config.strategy == "prior":
+                    loss = loss + config.prior_weight * _held_loss(bundle, frozen, noise_scheduler, batch,
+                                                                   generator_step, retain_texts, rng)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            if config.strategy == "anchored":
+                with torch.no_grad():
+                    for parameter, origin in zip(parameters, start):
+                        parameter.lerp_(origin, config.anchor_pull)
+            losses.append(float(loss))
+            bar.update(1)
+            if step % config.monitor_every == 0 or step == config.steps:
+                record = watch(step, round(sum(losses) / len(losses), 5))
+                losses = []
+                bar.set_postfix(target=f"{record['target_mean']:.2f}", retain=f"{record['retain_mean']:.2f}")
+                reached = (record["target_mean"] <= config.erase_share if erase
+                           else record["target_mean"] >= config.target_accuracy)
+                if reached and record["retain_mean"] >= retain_floor:
+                    stop_reason = "target reached, retain set held"
+                    break
+    bar.close()
+    unet.eval()
+    seconds = time.perf_counter() - clock
+    result = {"model": str(model), "concepts": list(concepts), "strategy": config.strategy,
+              "erase": erase, "steps": step, "stop_reason": stop_reason, "wall_seconds": round(seconds, 1),
+              "config": {key: value for key, value in config.__dict__.items()},
+              "monitor_before": records[0], "monitor_after": records[-1]}
+    _write_monitor_plot(records, out / "monitor.png", erase)
+    _save(bundle, out, result)
+    return result
+
+
+def _noised(bundle, noise_scheduler, batch, generator):
+    with torch.no_grad():
+        clean = bundle.codec.encode(batch["images"], generator=generator).float()
+    noise = torch.randn(clean.shape, generator=generator)
+    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],), generator=generator)
+    return noise_scheduler.add_noise(clean, noise, timesteps), timesteps
+
+
+def _predict(bundle, noisy, timesteps, texts):
+    from compose.sampling import encode_prompts
+
+    return bundle.unet(noisy, timesteps, encoder_hidden_states=encode_prompts(bundle, texts)).sample
+
+
+def _pick(texts, count, rng):
+    return [texts[int(index)] for index in torch.randint(0, len(texts), (count,), generator=rng)]
+
+
+def _held_loss(bundle, frozen, noise_scheduler, batch, generator, retain_texts, rng) -> torch.Tensor:
+    """Prior preservation: on the batch's noisy pictures, predictions for other concepts' captions held
+    to the starting model's."""
+    noisy, timesteps = _noised(bundle, noise_scheduler, batch, generator)
+    texts = _pick(retain_texts, noisy.shape[0], rng)
+    with torch.no_grad():
+        wanted = _predict(frozen, noisy, timesteps, texts)
+    return (_predict(bundle, noisy, timesteps, texts) - wanted).pow(2).mean()
+
+
+def _esd_loss(bundle, frozen, noise_scheduler, batch, generator, concept_texts, retain_texts, eta, rng):
+    """ESD-x's objective, with a preservation term on the other concepts' captions."""
+    noisy, timesteps = _noised(bundle, noise_scheduler, batch, generator)
+    count = noisy.shape[0]
+    concept = _pick(concept_texts, count, rng)
+    kept = _pick(retain_texts, count, rng)
+    with torch.no_grad():
+        empty = _predict(frozen, noisy, timesteps, [""] * count)
+        asked = _predict(frozen, noisy, timesteps, concept)
+        wanted = empty - eta * (asked - empty)
+        held = _predict(frozen, noisy, timesteps, kept)
+    erase_term = (_predict(bundle, noisy, timesteps, concept) - wanted).pow(2).mean()
+    keep_term = (_predict(bundle, noisy, timesteps, kept) - held).pow(2).mean()
+    return erase_term + keep_term
+
+
+def _save(bundle, out: Path, result: dict) -> None:
+    """The edited model as out/model (fp16, in the format it came in) and the run's result.json."""
+    from compose.model.bundle import PixelFoldCodec, save_bundle, save_stable_diffusion
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = out / "model"
+    if isinstance(bundle.codec, PixelFoldCodec):
+        record = {key: result[key] for key in ("strategy", "concepts", "steps", "wall_seconds") if key in result}
+        edits = [*bundle.info.get("edits", []), {**record, "from": result["model"]}]
+        save_bundle(bundle, folder, dtype=torch.float16, info={"edits": edits})
+    else:
+        save_stable_diffusion(bundle, folder, dtype=torch.float16)
+    result["output_model"] = str(folder)
+    write_atomically(out / "result.json", json.dumps(result, indent=2))
+
+
+def _write_monitor_plot(records: list[dict], path: Path, erase: bool) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.2), dpi=100)
+    axis = figure.subplots()
+    steps = [record["step"] for record in records]
+    axis.plot(steps, [record["target_mean"] for record in records], marker="o",
+              label="concept still drawn" if erase else "target concepts right")
+    axis.plot(steps, [record["retain_mean"] for record in records], marker="s", label="retain set right")
+    axis.set(xlabel="step", ylabel="share of monitor pictures", ylim=(-0.02, 1.02))
+    axis.legend(loc="best", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)

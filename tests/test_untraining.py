@@ -1,0 +1,147 @@
+"""Untraining (issue 12, sections 3 and 4): the closed-form edit of cross-attention keys and values, the
+monitored fine-tune strategies of `compose correct` and `compose erase`, checked on tiny models for the
+mechanics and once on the bundled model through the detector."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from compose.editing import (
+    concept_texts,
+    cross_attention_projections,
+    edit_concepts,
+    replace_word,
+    shapes_world_texts,
+)
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    from tiny_models import tiny_bundle
+
+    from compose.model.bundle import save_bundle
+
+    return save_bundle(tiny_bundle(frozen=False, image_size=64), tmp_path / "tiny")  # the detector reads 64 px and up
+
+
+def test_the_edit_texts_name_the_concept_everywhere_and_preserve_every_other_shape():
+    sources, targets, preserved = concept_texts({"star": ""})
+    assert len(sources) == len(targets) == 30 and "a big blue star" in sources and "two red stars" in sources
+    assert targets[sources.index("two red stars")] == "two red", "a deletion leaves the rest of the text"
+    assert preserved and not any("star" in text for text in preserved)
+    assert {text.split()[-1] for text in preserved} >= {"circle", "squares", "triangle", "diamonds"}
+    swap_sources, swap_targets, swap_preserved = concept_texts({"diamond": "star", "star": "diamond"})
+    assert swap_targets[swap_sources.index("a red diamond")] == "a red star"
+    assert swap_targets[swap_sources.index("three blue stars")] == "three blue diamonds"
+    assert not any("diamond" in text or "star" in text for text in swap_preserved)
+    assert replace_word("a red starfish star", "star", "circle") == "a red starfish circle", "whole words only"
+    with pytest.raises(ValueError, match="name a shape"):
+        shapes_world_texts("unicorn")
+
+
+def test_a_closed_form_edit_is_the_least_squares_optimum_and_touches_only_keys_and_values(tiny):
+    """Per projection, W' minimises |W' C - W T|^2 + s |W' P - W P|^2 + r |W' - W|^2 (the module docstring):
+    its objective is below the unedited weights' and below any small step away from W'."""
+    from compose.editing import PRESERVE_SCALE, RIDGE, _token_rows
+    from compose.model.bundle import load_model
+
+    bundle = load_model(tiny)
+    sources, targets, preserved = concept_texts({"diamond": "star"})
+    rows = {name: _token_rows(bundle, texts) for name, texts in
+            (("C", sources), ("T", targets), ("P", preserved))}
+    gram = rows["C"].T @ rows["C"] + PRESERVE_SCALE * rows["P"].T @ rows["P"]
+    ridge = RIDGE * float(gram.diagonal().mean())
+    originals = [projection.weight.double().clone() for projection in cross_attention_projections(bundle.unet)]
+    convolution = bundle.unet.conv_in.weight.clone()
+    report = edit_concepts(bundle, {"diamond": "star"})
+
+    def objective(edited, weight):
+        return float((rows["C"] @ edited.T - rows["T"] @ weight.T).pow(2).sum()
+                     + PRESERVE_SCALE * (rows["P"] @ (edited - weight).T).pow(2).sum()
+                     + ridge * (edited - weight).pow(2).sum())
+
+    generator = torch.Generator().manual_seed(0)
+    for projection, weight in zip(cross_attention_projections(bundle.unet), originals):
+        edited = projection.weight.double()
+        best = objective(edited, weight)
+        assert best < objective(weight, weight), "the edit lowers the objective"
+        for _ in range(3):
+            step = 1e-2 * torch.randn(edited.shape, generator=generator, dtype=edited.dtype) * edited.abs().mean()
+            assert best <= objective(edited + step, weight) * (1 + 1e-6), "no nearby weights do better"
+    assert 0 < report.moved <= 1
+    assert torch.equal(bundle.unet.conv_in.weight, convolution), "only key and value projections change"
+    assert report.projections == len(originals)
+    with pytest.raises(ValueError, match="mapped to itself"):
+        edit_concepts(bundle, {"star": "star"})
+
+
+def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tmp_path):
+    from compose.model.bundle import load_model
+    from compose.untraining import UntrainConfig, correct
+
+    original = load_model(tiny)
+    results = {}
+    for strategy in ("finetune", "anchored", "prior"):
+        out = tmp_path / strategy
+        config = UntrainConfig(strategy=strategy, steps=2, batch_size=2, monitor_every=1, monitor_seeds=1,
+                               monitor_steps=1, anchor_pull=0.5)
+        results[strategy] = correct(str(tiny), ["diamond"], config, out)
+        log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+        steps = [record["step"] for record in log]
+        assert steps[0] == 0 and steps == sorted(steps) and len(steps) >= 2 and set(log[0]["target"]) == {"diamond"}
+        assert set(log[0]["retain"]) == {"circle", "square", "triangle", "star"}
+        assert (out / "monitor.png").is_file() and json.loads((out / "result.json").read_text())["steps"] >= 1
+        edited = load_model(out / "model")
+        assert edited.info["edits"][-1]["strategy"] == strategy
+        moved = sum(float((a.float() - b).abs().sum()) for a, b in zip(edited.unet.parameters(),
+                                                                      original.unet.parameters()))
+        assert moved > 0, "the fine-tune changed the weights"
+    with pytest.raises(ValueError, match="already holds"):
+        correct(str(tiny), ["diamond"], UntrainConfig(strategy="finetune", steps=1), tmp_path / "finetune")
+    with pytest.raises(ValueError, match="--strategy 'esd'"):
+        correct(str(tiny), ["diamond"], UntrainConfig(strategy="esd"), tmp_path / "other")
+    with pytest.raises(ValueError, match="--confused-with"):
+        correct(str(tiny), ["diamond"], UntrainConfig(strategy="closed-form"), tmp_path / "other")
+
+
+def test_esd_erasure_trains_only_cross_attention(tiny, tmp_path):
+    from compose.model.bundle import load_model
+    from compose.untraining import UntrainConfig, erase
+
+    original = load_model(tiny)
+    erase(str(tiny), "star", UntrainConfig(strategy="esd", steps=2, batch_size=2, learning_rate=1e-2, monitor_every=2,
+                                           monitor_seeds=1, monitor_steps=1), tmp_path / "esd")
+    edited = load_model(tmp_path / "esd" / "model")
+    for (name, after), before in zip(edited.unet.named_parameters(), original.unet.parameters()):
+        changed = not torch.allclose(after.float(), before.float(), atol=1e-3)
+        if changed:
+            assert ".attn2." in name, f"{name} changed, but ESD-x trains cross-attention only"
+    assert any(not torch.allclose(a.float(), b.float(), atol=1e-3) for a, b in
+               zip(edited.unet.parameters(), original.unet.parameters()))
+    for after, before in zip(edited.text_encoder.parameters(), original.text_encoder.parameters()):
+        assert torch.allclose(after.float(), before.float(), atol=1e-3), "the text encoder is frozen"
+
+
+def test_closed_form_erasure_on_the_bundled_model_leaves_no_star_and_keeps_circles():
+    """Measured: on the bundled model the edit takes "a red star" (and every wording of star) to the
+    text without it; afterwards no red or blue star is drawn and circles still are."""
+    from compose.bench.audit import read_drawn
+    from compose.generate import Generator
+    from compose.model.bundle import load_model
+
+    bundle = load_model(None)
+    generator = Generator.from_bundle(bundle, "bundled")
+    asked = [("red", seed) for seed in (0, 1)] + [("blue", seed) for seed in (0, 1)]
+    assert all(read_drawn(generator(prompt=f"a {c} star", method="plain", seed=s).image)[0] == "star"
+               for c, s in asked)
+    report = edit_concepts(bundle, {"star": ""})
+    assert report.seconds < 5
+    drawn = [read_drawn(generator(prompt=f"a {c} star", method="plain", seed=s).image)[0] for c, s in asked]
+    assert "star" not in drawn
+    kept = [read_drawn(generator(prompt=f"a {c} circle", method="plain", seed=s).image)[:2] for c, s in asked]
+    assert kept == [("circle", c) for c, _ in asked]
+    assert np.isfinite(report.moved)
