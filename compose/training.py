@@ -285,11 +285,38 @@ def build_tokenizer(region_prefix: str = ""):
 # checkpoints: safetensors for every tensor (weights, EMA, optimizer moments), JSON for the rest
 
 
+def trained_parameters(bundle: ModelBundle) -> list[tuple[str, torch.nn.Parameter]]:
+    """(name, parameter) of everything training updates, in optimizer order: "unet.NAME", then
+    "text_encoder.NAME". The EMA is saved under these names."""
+    return [(f"{prefix}.{name}", parameter) for prefix, module in (("unet", bundle.unet),
+                                                                  ("text_encoder", bundle.text_encoder))
+            for name, parameter in module.named_parameters()]
+
+
+def ema_by_name(bundle: ModelBundle, ema: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor for (name, _), tensor in zip(trained_parameters(bundle), ema)}
+
+
+def ema_in_order(bundle: ModelBundle, saved: dict[str, torch.Tensor], source: Path) -> list[torch.Tensor]:
+    """A saved EMA as a list in optimizer order: keyed by parameter name, or (checkpoints written before
+    2026-12-02) by position ("0", "1", ...); a name or count that does not match the model is an error."""
+    names = [name for name, _ in trained_parameters(bundle)]
+    if "0" in saved:  # the older, positional format
+        if len(saved) != len(names):
+            raise ValueError(f"{source}: its EMA holds {len(saved)} tensors, this model has {len(names)} parameters")
+        return [saved[f"{index}"] for index in range(len(names))]
+    missing = [name for name in names if name not in saved]
+    if missing or len(saved) != len(names):
+        raise ValueError(f"{source}: its EMA does not match this model's parameters (missing: "
+                         f"{', '.join(missing[:3]) or 'none'}; {len(saved)} saved, {len(names)} here)")
+    return [saved[name] for name in names]
+
+
 def save_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], optimizer,
                     trainer_state: dict) -> None:
     """Write the run's checkpoint (compose.checkpoints): UNet, text encoder, EMA, optimizer, state."""
     write_checkpoint(folder, {"unet": bundle.unet.state_dict(), "text_encoder": bundle.text_encoder.state_dict(),
-                              "ema": {f"{i}": tensor for i, tensor in enumerate(ema)},
+                              "ema": ema_by_name(bundle, ema),
                               "optimizer": optimizer_tensors(optimizer)}, trainer_state)
 
 
@@ -301,8 +328,8 @@ def load_checkpoint(folder: Path, bundle: ModelBundle, ema: list[torch.Tensor], 
     state.pop("slim", None)  # what this run writes next is a full checkpoint
     bundle.unet.load_state_dict({key: value.float() for key, value in parts["unet"].items()})
     bundle.text_encoder.load_state_dict({key: value.float() for key, value in parts["text_encoder"].items()})
-    for index, tensor in enumerate(ema):
-        tensor.copy_(parts["ema"][f"{index}"])
+    for tensor, saved in zip(ema, ema_in_order(bundle, parts["ema"], folder)):
+        tensor.copy_(saved)
     if slim:
         state["rewarm_from"] = state["step"]
         logger.info("%s: a slim checkpoint (no optimizer moments); they start fresh, the learning rate warms up "
@@ -514,7 +541,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         bundle.unet.load_state_dict(start.unet.state_dict())
         bundle.text_encoder.load_state_dict(start.text_encoder.state_dict())
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
-    parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
+    parameters = [parameter for _, parameter in trained_parameters(bundle)]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     ema = [p.detach().clone() for p in parameters]
     state = {"step": 0, "elapsed_seconds": 0.0, "samples_seen": 0, "hardware": []}
@@ -725,11 +752,10 @@ def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = Tru
     bundle.unet.load_state_dict(load_file(checkpoint / "unet.safetensors"))
     bundle.text_encoder.load_state_dict(load_file(checkpoint / "text_encoder.safetensors"))
     if use_ema:
-        ema = load_file(checkpoint / "ema.safetensors")
-        parameters = [p for module in (bundle.unet, bundle.text_encoder) for p in module.parameters()]
+        ema = ema_in_order(bundle, load_file(checkpoint / "ema.safetensors"), checkpoint)
         with torch.no_grad():
-            for index, parameter in enumerate(parameters):
-                parameter.copy_(ema[f"{index}"])
+            for (_, parameter), saved in zip(trained_parameters(bundle), ema):
+                parameter.copy_(saved)
     state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
     info = {"training": {"config": config.to_dict(), "steps": state["step"], "samples_seen": state["samples_seen"],
                          "wall_seconds": round(state["elapsed_seconds"], 1), "hardware": state.get("hardware", []),

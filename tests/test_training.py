@@ -254,3 +254,23 @@ def test_bad_training_and_audit_flags_are_one_line_errors(tmp_path, capsys, argv
     assert main(argv + ([] if argv[0] != "generate" else ["-o", str(tmp_path / "x.png")])) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_ema_is_saved_by_parameter_name_and_old_positional_checkpoints_still_load():
+    from tiny_models import tiny_bundle
+
+    from compose.training import ema_by_name, ema_in_order, trained_parameters
+
+    bundle = tiny_bundle()
+    ema = [parameter.detach().clone() + index for index, (_, parameter) in enumerate(trained_parameters(bundle))]
+    named = ema_by_name(bundle, ema)
+    assert next(iter(named)).startswith("unet.") and any(name.startswith("text_encoder.") for name in named)
+    assert all(torch.equal(a, b) for a, b in zip(ema_in_order(bundle, named, "here"), ema))
+    positional = {f"{index}": tensor for index, tensor in enumerate(ema)}
+    assert all(torch.equal(a, b) for a, b in zip(ema_in_order(bundle, positional, "old"), ema))
+    broken = dict(named)
+    broken.pop(next(iter(broken)))
+    with pytest.raises(ValueError, match="does not match this model"):
+        ema_in_order(bundle, broken, "broken")
+    with pytest.raises(ValueError, match="holds 1 tensors"):
+        ema_in_order(bundle, {"0": ema[0]}, "short")
