@@ -102,7 +102,7 @@ def score_errors(entries: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[
 def score_noun_lexicon(gold_paths, errors_path) -> tuple[int, list[str], list[str], list[str]]:
     """(how many nouns the lexicon knows, the gold head nouns, those of them it does not know, the words of
     the must-fail names-nothing prompts it takes for nouns)."""
-    from compose.parsing.lexicon import get_pipeline
+    from compose.parsing.matching import get_pipeline
 
     lexicon = get_pipeline().lexicon
     nouns = set()

@@ -384,7 +384,7 @@ def test_non_string_prompt_is_a_type_error():
 
 # ---------------------------------------------------------------- the pipeline
 def test_pipeline_is_built_once_and_needs_no_statistical_model():
-    from compose.parsing.lexicon import get_pipeline
+    from compose.parsing.matching import get_pipeline
 
     pipeline = get_pipeline()
     assert pipeline is get_pipeline()
@@ -436,7 +436,7 @@ def test_no_heavy_imports():
 # ---------------------------------------------------------------- the reader's pieces on their own
 def items_of(prompt: str):
     """The spaCy doc and the lexicon items of `prompt`, as the reader receives them."""
-    from compose.parsing.lexicon import get_pipeline
+    from compose.parsing.matching import get_pipeline
 
     pipeline = get_pipeline()
     doc = pipeline.make_doc(prompt)

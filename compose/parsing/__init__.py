@@ -56,7 +56,7 @@ def parse(prompt: str) -> Scene:
     do not add up to it ("five circles: two red and two blue"), a relation with nothing after it ("a
     circle left of"), or a prompt that names nothing at all ("hello there", "a photo of", "high quality").
     """
-    from compose.parsing.lexicon import get_pipeline
+    from compose.parsing.matching import get_pipeline
     from compose.parsing.reader import SceneReader
     from compose.parsing.text import quote
 

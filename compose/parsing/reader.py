@@ -1,4 +1,4 @@
-"""The grammar: reads a prompt's items (compose.parsing.lexicon) into a `Scene`.
+"""The grammar: reads a prompt's items (compose.parsing.matching) into a `Scene`.
 
 A prompt is read sentence by sentence, left to right, as a small state machine over clauses:
 
