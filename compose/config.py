@@ -41,7 +41,7 @@ class ComposeConfig:
       object drawn alone again (a fresh seed) and pasted in, each extra thing's box painted with the
       canvas, and the repaired regions re-noised to `collage_strength` only (a model trained on whole
       captions cannot redraw a region from a region-masked phrase: issue 11). On a crowded tuning set
-      kept apart from the suites (benchmarks/tuning/sd_tuning_crowded.txt, 8 prompts x 2 seeds,
+      kept apart from the suites (the repository's crowded tuning prompts, 8 prompts x 2 seeds,
       shapes-sd) it took compose-collage from 5 to 15 of 16 strict.
     - `canvas`: draw on a known background, an RGB colour (inpainting into a given canvas): after every
       stage-1 step, outside every object's region (grown by `refine_dilation` cells) the latents are
