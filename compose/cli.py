@@ -393,7 +393,7 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--out", type=Path, required=True, metavar="DIR",
                      help="a new folder: the edited model (DIR/model), log.jsonl, monitor.png, result.json")
     sub.add_argument("--steps", type=int, default=None, help="most fine-tuning steps (default 400; early stop)")
-    sub.add_argument("--learning-rate", type=float, default=None, help="default 5e-5")
+    sub.add_argument("--learning-rate", type=float, default=None, help="default 1e-4")
     sub.add_argument("--batch-size", type=int, default=None, help="default 16")
     sub.add_argument("--monitor-every", type=int, default=None, metavar="N", help="steps between checks (default 50)")
     sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 2)")
