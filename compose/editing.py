@@ -111,7 +111,7 @@ def concept_texts(mapping: dict[str, str]) -> tuple[list[str], list[str], list[s
     return sources, targets, preserved
 
 
-def _token_rows(bundle, texts: list[str]) -> torch.Tensor:
+def token_rows(bundle, texts: list[str]) -> torch.Tensor:
     """Every position's embedding of each text in both of compose's forms: (rows, d)."""
     with torch.no_grad():
         captions = bundle.encode(texts, bundle.text_length)
@@ -128,8 +128,8 @@ def edit_cross_attention(bundle, sources: list[str], targets: list[str], preserv
     if preserve_scale < 0:
         raise ValueError(f"preserve scale {preserve_scale}: give 0 or more")
     clock = time.perf_counter()
-    source_rows, target_rows = _token_rows(bundle, sources), _token_rows(bundle, targets)
-    preserved_rows = _token_rows(bundle, preserved) if preserved else source_rows[:0]
+    source_rows, target_rows = token_rows(bundle, sources), token_rows(bundle, targets)
+    preserved_rows = token_rows(bundle, preserved) if preserved else source_rows[:0]
     gram = source_rows.T @ source_rows + preserve_scale * preserved_rows.T @ preserved_rows
     ridge = RIDGE * float(gram.diagonal().mean())
     gram = gram + ridge * torch.eye(gram.shape[0], dtype=gram.dtype)

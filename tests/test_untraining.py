@@ -46,12 +46,12 @@ def test_the_edit_texts_name_the_concept_everywhere_and_preserve_every_other_sha
 def test_a_closed_form_edit_is_the_least_squares_optimum_and_touches_only_keys_and_values(tiny):
     """Per projection, W' minimises |W' C - W T|^2 + s |W' P - W P|^2 + r |W' - W|^2 (the module docstring):
     its objective is below the unedited weights' and below any small step away from W'."""
-    from compose.editing import PRESERVE_SCALE, RIDGE, _token_rows
+    from compose.editing import PRESERVE_SCALE, RIDGE, token_rows
     from compose.model.bundle import load_model
 
     bundle = load_model(tiny)
     sources, targets, preserved = concept_texts({"diamond": "star"})
-    rows = {name: _token_rows(bundle, texts) for name, texts in
+    rows = {name: token_rows(bundle, texts) for name, texts in
             (("C", sources), ("T", targets), ("P", preserved))}
     gram = rows["C"].T @ rows["C"] + PRESERVE_SCALE * rows["P"].T @ rows["P"]
     ridge = RIDGE * float(gram.diagonal().mean())
