@@ -486,6 +486,36 @@ def write_plot(folder: Path) -> None:
     figure.savefig(folder / "training.png", dpi=110)
 
 
+def resumed_config(folder: Path, config: TrainConfig) -> TrainConfig:
+    """The saved config of the run in `folder`, with only the fields a resumed run may change
+    (RESUMABLE_FIELDS) taken from `config`; any other difference is an error naming the fields."""
+    if not has_checkpoint(folder):
+        raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
+    saved = TrainConfig.saved(folder).to_dict()
+    wanted = config.to_dict()
+
+    def same_model(a: dict, b: dict) -> bool:  # compared as configs: defaults filled in on both sides
+        return TrainConfig.from_dict({"output": "", "model": a}).model == TrainConfig.from_dict(
+            {"output": "", "model": b}).model
+
+    changed = [key for key in saved if key not in RESUMABLE_FIELDS and key != "budget_minutes"
+               and wanted[key] != saved[key] and not (key == "model" and same_model(wanted[key], saved[key]))]
+    if changed:
+        raise ValueError(f"--resume: {', '.join(changed)} cannot change when a run is resumed (saved in "
+                         f"{folder / 'config.json'}); start a new run in another --out to change them")
+    saved.update({key: wanted[key] for key in RESUMABLE_FIELDS})
+    saved["budget_minutes"] = None  # the first run's budget already fixed `steps`
+    return TrainConfig.from_dict(saved)
+
+
+def update_ema(ema: list[torch.Tensor], parameters: list[torch.Tensor], step: int, decay: float) -> None:
+    """One EMA step, its decay warmed up as (1 + step) / (10 + step) until it reaches `decay`."""
+    rate = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        torch._foreach_mul_(ema, rate)
+        torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - rate)
+
+
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Run (or resume) training into config.output; returns the run folder."""
     from accelerate import Accelerator
@@ -495,22 +525,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     from compose.regions.attention import region_processors
 
     folder = Path(config.output)
-    if resume:
-        if not has_checkpoint(folder):
-            raise ValueError(f"--resume: {folder} holds no checkpoint to resume (checkpoint/trainer_state.json)")
-        saved = TrainConfig.saved(folder).to_dict()
-        wanted = config.to_dict()
-        changed = [key for key in saved if key not in RESUMABLE_FIELDS and key != "budget_minutes"
-                   and wanted[key] != saved[key] and not (key == "model" and TrainConfig.from_dict(
-                       {"output": "", "model": wanted[key]}).model == TrainConfig.from_dict(
-                       {"output": "", "model": saved[key]}).model)]
-        if changed:
-            raise ValueError(f"--resume: {', '.join(changed)} cannot change when a run is resumed (saved in "
-                             f"{folder / 'config.json'}); start a new run in another --out to change them")
-        saved.update({key: wanted[key] for key in RESUMABLE_FIELDS})
-        saved["budget_minutes"] = None  # the first run's budget already fixed `steps`
-        config = TrainConfig.from_dict(saved)
-    elif (folder / "checkpoint").exists() or (folder / "checkpoint.old").exists():
+    config = resumed_config(folder, config) if resume else config
+    if not resume and ((folder / "checkpoint").exists() or (folder / "checkpoint.old").exists()):
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
     start = _initial_model(config) if config.init_from and not resume else None
     if start is not None and config.model.vae is not None and config.region_fraction:
@@ -632,10 +648,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
-            decay = min(config.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                torch._foreach_mul_(ema, decay)
-                torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - decay)
+            update_ema(ema, parameters, step, config.ema_decay)
             state["step"] = step + 1
             state["samples_seen"] += batch["images"].shape[0] * accelerator.num_processes
             window_loss.append(loss.item())
