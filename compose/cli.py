@@ -358,8 +358,9 @@ def command_audit(args) -> int:
 def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
-    given = {key: getattr(args, key) for key in ("strategy", "steps", "learning_rate", "batch_size", "monitor_every",
-                                                 "monitor_seeds", "seed", "threads") if getattr(args, key) is not None}
+    keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "seed", "threads",
+            "anchor_pull")
+    given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
 
@@ -396,7 +397,9 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--learning-rate", type=float, default=None, help="default 1e-4")
     sub.add_argument("--batch-size", type=int, default=None, help="default 16")
     sub.add_argument("--monitor-every", type=int, default=None, metavar="N", help="steps between checks (default 50)")
-    sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 2)")
+    sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 1)")
+    sub.add_argument("--anchor-pull", type=float, default=None, metavar="SHARE",
+                     help="anchored: the share of the drift from the start taken back after each step (default 0.02)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")

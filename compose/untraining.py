@@ -15,10 +15,14 @@ Strategies (`correct` / `erase`), every one monitored:
   away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
   the other concepts' captions are held to the frozen model's.
 Monitoring: every `monitor_every` steps a small validation set drawn with the plain method and read back
-(each target word and each retained shape in every colour, `monitor_seeds` seeds): the target
+(each target word and each retained shape in every colour and the audit's size wordings, `monitor_seeds`
+seeds): the target
 concepts' accuracy (erasure: the share of asked pictures that still show the concept) and the retain
 set's, logged to log.jsonl and plotted (monitor.png); the run stops early once the target is reached
-and the retain set holds (within `retain_tolerance` of where it started).
+and the retain set holds (within `retain_tolerance` of where it started); "reached" means every target word
+(not their mean) is at `target_accuracy` (erasure: at most `erase_share` still drawn). A first version
+watched only "a COLOUR SHAPE" with no size words and stopped on the targets' mean: it stopped runs the
+full audit then found 5-15 points short on the targets (README, untraining).
 """
 
 from __future__ import annotations
@@ -48,13 +52,13 @@ class UntrainConfig:
     learning_rate: float = 1e-4  # a fifth of the bundled model's training peak (5e-4)
     batch_size: int = 16
     monitor_every: int = 50
-    monitor_seeds: int = 2
+    monitor_seeds: int = 1
     monitor_steps: int = 25  # denoising steps of each monitor picture
     retain_tolerance: float = 0.02
     anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
-    target_accuracy: float = 0.9  # correct: stop once the target concepts read back this well
+    target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
     erase_share: float = 0.05  # erase: stop once at most this share of asked pictures shows the concept
     seed: int = 0
     threads: int | None = None
@@ -89,23 +93,27 @@ class Monitor:
     def measure(self, generator) -> dict:
         from compose.bench.audit import read_drawn
 
-        def accuracy(word: str) -> float:
+        from compose.bench.audit import SIZE_WORDS, prompt_text
+
+        def accuracy(word: str) -> float:  # the audit's wordings: every colour, with and without size words
             right = 0
             for colour in COLOURS:
-                for seed in range(self.seeds):
-                    drawn_shape, drawn_colour, _ = read_drawn(generator(prompt=f"a {colour} {word}", method="plain",
-                                                                        seed=seed, steps=self.steps).image)
-                    if self.erase:
-                        right += drawn_shape == word  # erasure: the share that still shows the concept
-                    else:
-                        right += (drawn_shape, drawn_colour) == (word, colour)
-            return right / (len(COLOURS) * self.seeds)
+                for size in SIZE_WORDS:
+                    for seed in range(self.seeds):
+                        drawn_shape, drawn_colour, _ = read_drawn(generator(
+                            prompt=prompt_text(word, colour, size), method="plain", seed=seed, steps=self.steps).image)
+                        if self.erase:
+                            right += drawn_shape == word  # erasure: the share that still shows the concept
+                        else:
+                            right += (drawn_shape, drawn_colour) == (word, colour)
+            return right / (len(COLOURS) * len(SIZE_WORDS) * self.seeds)
 
         with torch.no_grad():
             target = {word: accuracy(word) for word in self.targets}
             retain = {word: accuracy(word) for word in self.retain}
         return {"target": target, "retain": retain,
                 "target_mean": sum(target.values()) / len(target),
+                "target_worst": min(target.values()) if not self.erase else max(target.values()),
                 "retain_mean": sum(retain.values()) / len(retain)}
 
 
@@ -257,8 +265,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                 record = watch(step, round(sum(losses) / len(losses), 5))
                 losses = []
                 bar.set_postfix(target=f"{record['target_mean']:.2f}", retain=f"{record['retain_mean']:.2f}")
-                reached = (record["target_mean"] <= config.erase_share if erase
-                           else record["target_mean"] >= config.target_accuracy)
+                reached = (record["target_worst"] <= config.erase_share if erase  # every target word, not their mean
+                           else record["target_worst"] >= config.target_accuracy)
                 if reached and record["retain_mean"] >= retain_floor:
                     stop_reason = "target reached, retain set held"
                     break
