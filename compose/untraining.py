@@ -259,7 +259,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                 with torch.no_grad():
                     for parameter, origin in zip(parameters, start):
                         parameter.lerp_(origin, config.anchor_pull)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             bar.update(1)
             if step % config.monitor_every == 0 or step == config.steps:
                 record = watch(step, round(sum(losses) / len(losses), 5))
