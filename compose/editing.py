@@ -55,16 +55,19 @@ class EditReport:
                 "seconds": round(self.seconds, 3), "moved": round(self.moved, 4)}
 
 
+def cross_attention_modules(unet) -> list[torch.nn.Module]:
+    """Every attention module of the cross-attention kind (diffusers' Attention with is_cross_attention),
+    found by kind, not name; a UNet without any is an error."""
+    modules = [module for module in unet.modules()
+               if getattr(module, "is_cross_attention", False) and hasattr(module, "to_k")]
+    if not modules:
+        raise ValueError("this UNet has no cross-attention layers: there is nothing that reads text to change")
+    return modules
+
+
 def cross_attention_projections(unet) -> list[torch.nn.Linear]:
-    """Every key and value projection that reads text: the `to_k` and `to_v` of each attention module of
-    the cross-attention kind (diffusers' Attention with is_cross_attention), found by kind, not name."""
-    projections = []
-    for module in unet.modules():
-        if getattr(module, "is_cross_attention", False) and hasattr(module, "to_k"):
-            projections.extend([module.to_k, module.to_v])
-    if not projections:
-        raise ValueError("this UNet has no cross-attention layers: a closed-form edit has nothing to change")
-    return projections
+    """Every key and value projection that reads text: the `to_k` and `to_v` of each cross-attention module."""
+    return [projection for module in cross_attention_modules(unet) for projection in (module.to_k, module.to_v)]
 
 
 def shapes_world_texts(word: str) -> list[str]:

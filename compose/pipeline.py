@@ -509,8 +509,8 @@ class ComposePipeline(DiffusionPipeline):
                 return image, rounds
             redraw = [problem for problem in check.problems if problem.region is not None]
             erase = [problem for problem in check.problems if problem.region is None]
-            seeds = [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(redraw))]
             if config.collage:  # the collage's own operation: the failed objects drawn alone again and pasted
+                seeds = _repair_seeds(seed, round_index, len(redraw))
                 latents = self._repair_collage(image, layout, redraw, erase, seeds, background_text, negative,
                                                steps, guidance, size, config)
                 with torch.no_grad():
@@ -528,7 +528,7 @@ class ComposePipeline(DiffusionPipeline):
                         else box_coverage(torch.tensor(p.box, dtype=torch.float32), side).to(latents.device)
                         for p in redraw]
                 phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
-                seeds += [seed * 1000 + 100 * (round_index + 1) + k for k in range(len(seeds), len(redraw))]
+                seeds = _repair_seeds(seed, round_index, len(redraw))
                 latents = self.refine_objects(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
                                        steps, guidance, config.repair_strength, config.refine_dilation, None, None)
             with torch.no_grad():
@@ -693,6 +693,11 @@ class ComposePipeline(DiffusionPipeline):
             paste = keep[row]
             result[image] = paste * refined[row] + (1 - paste) * result[image]
         return result
+
+
+def _repair_seeds(seed: int, round_index: int, count: int) -> list[int]:
+    """The noise seeds of one repair round's redrawn regions: fresh per picture, round and region."""
+    return [seed * 1000 + 100 * (round_index + 1) + k for k in range(count)]
 
 
 def _pixel_box(box, size: int, grow: int = 0) -> tuple[int, int, int, int]:

@@ -155,10 +155,8 @@ def _load(model: str, out: Path):
 
 
 def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], out, erase: bool) -> dict:
-    from compose.editing import edit_concepts
+    from compose.editing import edit_concepts, shapes_world_texts
     from compose.generate import Generator
-
-    from compose.editing import shapes_world_texts
 
     for word in mapping:
         shapes_world_texts(word)  # names the rule for a word outside the shapes world
@@ -192,18 +190,15 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     bundle = _load(model, out)
     out.mkdir(parents=True, exist_ok=True)
     frozen = copy.deepcopy(bundle) if config.strategy in ("prior", "esd") else None
-    unet, text_encoder = bundle.unet, bundle.text_encoder
-    unet.requires_grad_(True)  # a loaded model comes frozen
-    text_encoder.requires_grad_(True)
+    unet, text_encoder = bundle.unet, bundle.text_encoder  # a loaded model comes frozen
     if erase:  # ESD-x: only the cross-attention layers learn; the text encoder stays as it is
-        from compose.editing import cross_attention_projections
+        from compose.editing import cross_attention_modules
 
-        text_encoder.requires_grad_(False)
-        unet.requires_grad_(False)
-        attention = {id(m): m for m in unet.modules() if getattr(m, "is_cross_attention", False)}
-        cross_attention_projections(unet)  # raises for a UNet without cross-attention
-        for module in attention.values():
+        for module in cross_attention_modules(unet):
             module.requires_grad_(True)
+    else:
+        unet.requires_grad_(True)
+        text_encoder.requires_grad_(True)
     parameters = [p for module in (unet, text_encoder) for p in module.parameters() if p.requires_grad]
     start = [p.detach().clone() for p in parameters]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
@@ -300,14 +295,18 @@ def _pick(texts, count, rng):
     return [texts[int(index)] for index in torch.randint(0, len(texts), (count,), generator=rng)]
 
 
+def _held_term(bundle, frozen, noisy, timesteps, texts) -> torch.Tensor:
+    """Preservation: the predictions for `texts` on these noisy pictures held to the starting model's."""
+    with torch.no_grad():
+        wanted = _predict(frozen, noisy, timesteps, texts)
+    return (_predict(bundle, noisy, timesteps, texts) - wanted).pow(2).mean()
+
+
 def _held_loss(bundle, frozen, noise_scheduler, batch, generator, retain_texts, rng) -> torch.Tensor:
     """Prior preservation: on the batch's noisy pictures, predictions for other concepts' captions held
     to the starting model's."""
     noisy, timesteps = _noised(bundle, noise_scheduler, batch, generator)
-    texts = _pick(retain_texts, noisy.shape[0], rng)
-    with torch.no_grad():
-        wanted = _predict(frozen, noisy, timesteps, texts)
-    return (_predict(bundle, noisy, timesteps, texts) - wanted).pow(2).mean()
+    return _held_term(bundle, frozen, noisy, timesteps, _pick(retain_texts, noisy.shape[0], rng))
 
 
 def _esd_loss(bundle, frozen, noise_scheduler, batch, generator, concept_texts, retain_texts, eta, rng):
@@ -320,10 +319,8 @@ def _esd_loss(bundle, frozen, noise_scheduler, batch, generator, concept_texts, 
         empty = _predict(frozen, noisy, timesteps, [""] * count)
         asked = _predict(frozen, noisy, timesteps, concept)
         wanted = empty - eta * (asked - empty)
-        held = _predict(frozen, noisy, timesteps, kept)
     erase_term = (_predict(bundle, noisy, timesteps, concept) - wanted).pow(2).mean()
-    keep_term = (_predict(bundle, noisy, timesteps, kept) - held).pow(2).mean()
-    return erase_term + keep_term
+    return erase_term + _held_term(bundle, frozen, noisy, timesteps, kept)
 
 
 def _save(bundle, out: Path, result: dict) -> None:
