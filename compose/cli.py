@@ -359,7 +359,7 @@ def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "seed", "threads",
-            "anchor_pull")
+            "anchor_pull", "ema_decay")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -400,6 +400,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 1)")
     sub.add_argument("--anchor-pull", type=float, default=None, metavar="SHARE",
                      help="anchored: the share of the drift from the start taken back after each step (default 0.02)")
+    sub.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
+                     help="fine-tunes: watch and save a moving average of the weights (default 0: off)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -56,6 +56,7 @@ class UntrainConfig:
     monitor_steps: int = 25  # denoising steps of each monitor picture
     retain_tolerance: float = 0.02
     anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
+    ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
@@ -73,6 +74,7 @@ class UntrainConfig:
             (self.monitor_seeds >= 1, f"--monitor-seeds {self.monitor_seeds}: give at least 1"),
             (1 <= self.monitor_steps <= 1000, f"monitor steps {self.monitor_steps}: give 1 to 1000"),
             (0 <= self.anchor_pull < 1, f"anchor pull {self.anchor_pull}: give a share in [0, 1)"),
+            (0 <= self.ema_decay < 1, f"--ema-decay {self.ema_decay}: give a decay in [0, 1) (0: no average)"),
         ]
         for holds, message in rules:
             if not holds:
@@ -181,7 +183,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     from compose.editing import shapes_world_texts as texts_of
     from compose.generate import Generator
     from compose.regions.attention import region_processors
-    from compose.training import ShapesBatches, training_loss
+    from compose.training import ShapesBatches, training_loss, update_ema
 
     for word in concepts:
         texts_of(word)  # names the rule for a word outside the shapes world
@@ -201,6 +203,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
         text_encoder.requires_grad_(True)
     parameters = [p for module in (unet, text_encoder) for p in module.parameters() if p.requires_grad]
     start = [p.detach().clone() for p in parameters]
+    ema = [p.detach().clone() for p in parameters] if config.ema_decay else None
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
     retain = retained_shapes(concepts)
@@ -217,7 +220,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     def watch(step: int, loss: float | None) -> dict:
         unet.eval()
-        measured = monitor.measure(generator)
+        with _averaged(parameters, ema):
+            measured = monitor.measure(generator)
         unet.train()
         record = {"step": step, "loss": loss, **measured, "elapsed_seconds": round(time.perf_counter() - clock, 1)}
         records.append(record)
@@ -254,6 +258,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                 with torch.no_grad():
                     for parameter, origin in zip(parameters, start):
                         parameter.lerp_(origin, config.anchor_pull)
+            if ema is not None:
+                update_ema(ema, parameters, step - 1, config.ema_decay)
             losses.append(float(loss.detach()))
             bar.update(1)
             if step % config.monitor_every == 0 or step == config.steps:
@@ -273,8 +279,25 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
               "config": {key: value for key, value in config.__dict__.items()},
               "monitor_before": records[0], "monitor_after": records[-1]}
     _write_monitor_plot(records, out / "monitor.png", erase)
-    _save(bundle, out, result)
+    with _averaged(parameters, ema):
+        _save(bundle, out, result)
     return result
+
+
+@contextlib.contextmanager
+def _averaged(parameters: list[torch.Tensor], ema: list[torch.Tensor] | None):
+    """Inside: the parameters hold their moving average (what is watched and saved); after: the raw weights."""
+    if ema is None:
+        yield
+        return
+    raw = [p.detach().clone() for p in parameters]
+    with torch.no_grad():
+        torch._foreach_copy_(parameters, ema)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            torch._foreach_copy_(parameters, raw)
 
 
 def _noised(bundle, noise_scheduler, batch, generator):
