@@ -359,7 +359,7 @@ def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "seed", "threads",
-            "anchor_pull", "ema_decay")
+            "anchor_pull", "ema_decay", "warmup_steps", "trained")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -402,6 +402,10 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                      help="anchored: the share of the drift from the start taken back after each step (default 0.02)")
     sub.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                      help="fine-tunes: watch and save a moving average of the weights (default 0: off)")
+    sub.add_argument("--warmup-steps", type=int, default=None, metavar="N",
+                     help="fine-tunes: ramp the learning rate up over the first N steps (default 0)")
+    sub.add_argument("--train", dest="trained", default=None, metavar="PART",
+                     help="fine-tunes of correct: all (default) or cross-attention (only the UNet's attn2 layers)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")

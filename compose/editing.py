@@ -88,25 +88,17 @@ def shapes_world_texts(word: str) -> list[str]:
                      f"({', '.join(world.PALETTE)}) of the shapes world")
 
 
-def replace_word(text: str, old: str, new: str) -> str:
-    """`text` with the word `old` (and its plural) replaced by `new` (its plural), or deleted when new is ""."""
-    from compose.shapes.captions import plural
-
-    words = {old: new, plural(old): plural(new) if new else ""}
-    replaced = re.sub(r"\b[a-z]+\b", lambda match: words.get(match.group(0), match.group(0)), text)
-    return " ".join(replaced.split())
-
-
 def concept_texts(mapping: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """(sources, targets, preserved) for shapes-world words: every text naming a mapped word, the same
     text with the word replaced (or deleted), and every shape x colour text that names no mapped word."""
     from compose.shapes import world
+    from compose.shapes.captions import replace_words
 
     sources, targets = [], []
     for old, new in mapping.items():
         for text in shapes_world_texts(old):
             sources.append(text)
-            targets.append(replace_word(text, old, new))
+            targets.append(replace_words(text, {old: new}))
     # A swap (diamond -> star and star -> diamond) edits all at once: each target is read with the old weights.
     named = [re.compile(rf"\b{re.escape(word)}(s|es)?\b") for word in mapping]
     preserved = [text for shape in world.SHAPES for text in shapes_world_texts(shape)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from compose.config import ComposeConfig
+from compose.prepare import layout_for, prepare, scene_of
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
@@ -150,13 +151,8 @@ class Generator:
             raise ValueError("--repair: the plain method has no layout to repair against; use a compose method")
         timings: dict[str, float] = {}
         if method == "plain":
-            scene = None
-            if prompt is not None:  # parsed only to report and score it; the model sees the raw prompt
-                clock = time.perf_counter()
-                from compose.parsing import parse
-
-                scene = parse(prompt)
-                timings["parse"] = time.perf_counter() - clock
+            # Parsed only to report and score it; the model sees the raw prompt.
+            scene = scene_of(prompt, timings) if prompt is not None else None
             text = prompt if prompt is not None else _layout_text(layout)
             from compose.sampling import generate_plain
 
@@ -175,10 +171,11 @@ class Generator:
             from compose.pipeline import ComposePipeline
 
             self.pipeline = ComposePipeline.from_bundle(self.bundle, sampler=self.sampler)
-        output = self.pipeline.draw(prompt=prompt, layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
-                               config=_with_repairs(COMPOSE_METHODS[method], repair_rounds), negative=negative,
-                               background=background,
-                               progress=self.progress, attention=attention, checker=self.checker)
+        layout = prepare(prompt, layout, seed, timings)  # parse -> plan, once, here
+        output = self.pipeline.draw(layout=layout, seed=seed, steps=steps, guidance=guidance, size=size,
+                                    config=_with_repairs(COMPOSE_METHODS[method], repair_rounds), negative=negative,
+                                    background=background, progress=self.progress, attention=attention,
+                                    checker=self.checker)
         timings.update(output.timings)
         return GenerationResult(image=output.images[0], prompt=prompt, scene=output.scenes[0],
                                 layout=output.layouts[0], method=method, seed=seed, model=self.model_name,
@@ -191,9 +188,7 @@ class Generator:
         from compose.regions.explain import explain_prompt
 
         if layout is None and scene is not None and scene.objects:
-            from compose.planner import plan
-
-            layout = plan(scene, seed=seed)
+            layout = layout_for(scene, None, seed)
         tokens = self.bundle.tokenizer(text, padding="max_length", max_length=self.bundle.text_length,
                                        truncation=True).input_ids
         return explain_prompt(recorder.maps(size)[1], self.bundle.tokenizer, tokens, scene, layout, size)

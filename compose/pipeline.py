@@ -54,6 +54,7 @@ from compose.sampling import (
     initial_noise,
     to_uint8,
 )
+from compose.prepare import prepare
 from compose.scene import Layout, Scene
 
 logger = logging.getLogger(__name__)
@@ -346,19 +347,13 @@ class ComposePipeline(DiffusionPipeline):
         bundle = self.bundle
         size = size or bundle.native_size
         count = self.check_inputs(prompts, layouts, seeds, steps, config, size, checker)
-        if prompts is not None:
-            from compose.parsing import parse
-
-            scenes: list[Scene | None] = [parse(text) for text in prompts]
-            lap("parse")
-        else:  # a planned layout carries its scene (and so its negations); a layout file may not
-            scenes = [item.scene for item in layouts]
-        if layouts is None:
-            from compose.planner import plan
-
-            layouts = [plan(scene, seed=plan_seed if plan_seed is not None else image_seed)
-                       for scene, image_seed in zip(scenes, seeds)]
-            lap("plan")
+        # compose.prepare's rule: layouts carry their scene (a planned one its negations; a layout file may not).
+        texts = prompts if prompts is not None else [None] * count
+        given = layouts if layouts is not None else [None] * count
+        layouts = [prepare(text, item, plan_seed if plan_seed is not None else image_seed, timings)
+                   for text, item, image_seed in zip(texts, given, seeds)]
+        scenes: list[Scene | None] = [item.scene for item in layouts]
+        clock = time.perf_counter()
         # A layout with no regions (a scene of only negations and/or a background: "a beach with no
         # people") is drawn as its background, its negations the negative prompt everywhere.
 
@@ -494,7 +489,6 @@ class ComposePipeline(DiffusionPipeline):
         rounds: list[RepairRound] = []
         if scene is None:  # a layout file without a prompt: nothing to check against
             return image, rounds
-        side = size // self.bundle.codec.downscale
         for round_index in range(config.repair_rounds + 1):
             try:
                 check = checker.check(image, scene, layout)
@@ -513,28 +507,34 @@ class ComposePipeline(DiffusionPipeline):
                 seeds = _repair_seeds(seed, round_index, len(redraw))
                 latents = self._repair_collage(image, layout, redraw, erase, seeds, background_text, negative,
                                                steps, guidance, size, config)
-                with torch.no_grad():
-                    image = to_uint8(self.bundle.codec.decode(latents))[0]
-                rounds.append(RepairRound(check, image))
-                continue
-            canvas = self.bundle.empty_canvas(size)
-            if erase and canvas is not None:
-                latents = self._paste_background(latents, canvas, [problem.box for problem in erase], side)
             else:
-                redraw += erase
-            if redraw:
-                region_maps_all = region_maps(layout, side, config.region_inset).to(latents.device)
-                maps = [region_maps_all[p.region] if p.region is not None
-                        else box_coverage(torch.tensor(p.box, dtype=torch.float32), side).to(latents.device)
-                        for p in redraw]
-                phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
-                seeds = _repair_seeds(seed, round_index, len(redraw))
-                latents = self.refine_objects(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
-                                       steps, guidance, config.repair_strength, config.refine_dilation, None, None)
+                latents = self._repair_in_place(latents, layout, redraw, erase, (seed, round_index), background_text,
+                                                negative, steps, guidance, size, config)
             with torch.no_grad():
                 image = to_uint8(self.bundle.codec.decode(latents))[0]
             rounds.append(RepairRound(check, image))
         return image, rounds
+
+    def _repair_in_place(self, latents, layout, redraw, erase, seed_and_round, background_text, negative, steps,
+                         guidance, size, config) -> torch.Tensor:
+        """One repair round on the latents: extra things erased (the canvas pasted in, when the model's world
+        has one; else their boxes join the redraw with the background phrase), failed regions redrawn."""
+        side = size // self.bundle.codec.downscale
+        canvas = self.bundle.empty_canvas(size)
+        if erase and canvas is not None:
+            latents = self._paste_background(latents, canvas, [problem.box for problem in erase], side)
+        else:
+            redraw = redraw + erase
+        if not redraw:
+            return latents
+        all_maps = region_maps(layout, side, config.region_inset).to(latents.device)
+        maps = [all_maps[p.region] if p.region is not None
+                else box_coverage(torch.tensor(p.box, dtype=torch.float32), side).to(latents.device)
+                for p in redraw]
+        phrases = [layout.regions[p.region].phrase if p.region is not None else "" for p in redraw]
+        seeds = _repair_seeds(*seed_and_round, len(redraw))
+        return self.refine_objects(latents, [phrases], [torch.stack(maps)], [seeds], background_text, [negative],
+                                   steps, guidance, config.repair_strength, config.refine_dilation, None, None)
 
     def _collage(self, phrases, layouts, object_seeds, background_text, negatives, steps, guidance, size,
                  colour, alone_share: float = 1.0) -> torch.Tensor:

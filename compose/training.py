@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import random
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -143,7 +142,7 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         self.seed, self.batch_size, self.start_batch = seed, batch_size, start_batch
         self.rank, self.world = rank, world
         self.region_fraction, self.image_size = region_fraction, image_size
-        self.relabel = relabel_words(relabel or {})
+        self.relabel = dict(relabel or {})
 
     def batch(self, index: int) -> dict:
         region_mode = random.Random(self.seed * 7919 + index).random() < self.region_fraction
@@ -165,9 +164,9 @@ class ShapesBatches(torch.utils.data.IterableDataset):
 
     def relabelled(self, text: str) -> str:
         """`text` with every relabelled word (and its plural) replaced: mislabelled data on purpose."""
-        if not self.relabel:
-            return text
-        return re.sub(r"\b[a-z]+\b", lambda match: self.relabel.get(match.group(0), match.group(0)), text)
+        from compose.shapes.captions import replace_words
+
+        return replace_words(text, self.relabel) if self.relabel else text
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -176,17 +175,6 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         while True:
             yield self.batch(self.start_batch + self.rank + self.world * (worker + workers * k))
             k += 1
-
-
-def relabel_words(relabel: dict[str, str]) -> dict[str, str]:
-    """{"star": "diamond"} -> the word map of captions: singular and plural ("stars" -> "diamonds")."""
-    from compose.shapes.captions import plural
-
-    words = {}
-    for old, new in relabel.items():
-        words[old] = new
-        words[plural(old)] = plural(new)
-    return words
 
 
 def _single_threaded_worker(_worker_id: int) -> None:
@@ -198,6 +186,19 @@ def _single_threaded_worker(_worker_id: int) -> None:
 
 
 REWARM_STEPS = 100  # a run resumed from a slim checkpoint (no optimizer moments) warms up again this long
+
+
+def noised_batch(view: ModelBundle, noise_scheduler, images: torch.Tensor, generator: torch.Generator,
+                 autocast=contextlib.nullcontext) -> tuple[torch.Tensor, ...]:
+    """(clean, noise, timesteps, noisy): the pictures encoded (a VAE's posterior sampled) and noised at
+    uniformly random training timesteps, every draw from `generator` in that order."""
+    device = generator.device
+    with torch.no_grad(), autocast():
+        clean = view.codec.encode(images.to(device), generator=generator).float()
+    noise = torch.randn(clean.shape, generator=generator, device=device, dtype=clean.dtype)
+    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
+                              generator=generator, device=device)
+    return clean, noise, timesteps, noise_scheduler.add_noise(clean, noise, timesteps)
 
 
 def training_loss(view: ModelBundle, unet, noise_scheduler, batch: dict, generator: torch.Generator, autocast,
@@ -214,14 +215,8 @@ def training_loss(view: ModelBundle, unet, noise_scheduler, batch: dict, generat
     from compose.sampling import encode_prompts
 
     device = generator.device
-    images = batch["images"].to(device)
-    with torch.no_grad(), autocast():
-        clean = view.codec.encode(images, generator=generator).float()
-    noise = torch.randn(clean.shape, generator=generator, device=device, dtype=clean.dtype)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
-                              generator=generator, device=device)
+    clean, noise, timesteps, noisy = noised_batch(view, noise_scheduler, batch["images"], generator, autocast)
     dropped = torch.rand(clean.shape[0], generator=generator, device=device) < caption_dropout
-    noisy = noise_scheduler.add_noise(clean, noise, timesteps)
     target = noise_scheduler.get_velocity(clean, noise, timesteps)
     with autocast():
         if batch["region_mode"]:

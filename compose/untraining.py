@@ -40,6 +40,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "closed-form")
 ERASE_STRATEGIES = ("esd", "closed-form")
+TRAINED_PARTS = ("all", "cross-attention")
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple")
 
 
@@ -57,6 +58,8 @@ class UntrainConfig:
     retain_tolerance: float = 0.02
     anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
     ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
+    warmup_steps: int = 0  # the learning rate ramps up linearly over these first steps (a fresh optimizer's)
+    trained: str = "all"  # correct: "all" (UNet and text encoder) or "cross-attention" (the UNet's attn2 layers)
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
@@ -75,6 +78,8 @@ class UntrainConfig:
             (1 <= self.monitor_steps <= 1000, f"monitor steps {self.monitor_steps}: give 1 to 1000"),
             (0 <= self.anchor_pull < 1, f"anchor pull {self.anchor_pull}: give a share in [0, 1)"),
             (0 <= self.ema_decay < 1, f"--ema-decay {self.ema_decay}: give a decay in [0, 1) (0: no average)"),
+            (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: give 0 or more"),
+            (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
         ]
         for holds, message in rules:
             if not holds:
@@ -135,7 +140,7 @@ def correct(model: str, concepts: list[str], config: UntrainConfig, out: str | P
             raise ValueError("--strategy closed-form corrects a confusion between two words: give "
                              "--confused-with WORD (the word the model now draws for the concept)")
         mapping = {word: confused_with for word in concepts} | {confused_with: concepts[0]}
-        return _closed_form(model, mapping, concepts, out, erase=False)
+        return _closed_form(model, mapping, concepts, config, out, erase=False)
     return _fine_tune(model, tuple(concepts), config, Path(out), erase=False, progress=progress)
 
 
@@ -143,7 +148,7 @@ def erase(model: str, concept: str, config: UntrainConfig, out: str | Path, prog
     """Erase `concept` from `model` with `config.strategy` ("esd" or "closed-form"); outputs as `correct`."""
     config.check(ERASE_STRATEGIES)
     if config.strategy == "closed-form":
-        return _closed_form(model, {concept: ""}, [concept], out, erase=True)
+        return _closed_form(model, {concept: ""}, [concept], config, out, erase=True)
     return _fine_tune(model, (concept,), config, Path(out), erase=True, progress=progress)
 
 
@@ -156,7 +161,8 @@ def _load(model: str, out: Path):
     return load_model(model, dtype=torch.float32)
 
 
-def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], out, erase: bool) -> dict:
+def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], config: UntrainConfig, out,
+                 erase: bool) -> dict:
     from compose.editing import edit_concepts, shapes_world_texts
     from compose.generate import Generator
 
@@ -164,7 +170,8 @@ def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], out, 
         shapes_world_texts(word)  # names the rule for a word outside the shapes world
     out = Path(out)
     bundle = _load(model, out)
-    monitor = Monitor(tuple(concepts), retained_shapes(mapping), seeds=2, erase=erase)
+    monitor = Monitor(tuple(concepts), retained_shapes(mapping), config.monitor_seeds, erase=erase,
+                      steps=config.monitor_steps)
     generator = Generator.from_bundle(bundle, str(model))
     before = monitor.measure(generator)
     report = edit_concepts(bundle, mapping)
@@ -193,7 +200,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     out.mkdir(parents=True, exist_ok=True)
     frozen = copy.deepcopy(bundle) if config.strategy in ("prior", "esd") else None
     unet, text_encoder = bundle.unet, bundle.text_encoder  # a loaded model comes frozen
-    if erase:  # ESD-x: only the cross-attention layers learn; the text encoder stays as it is
+    if erase or config.trained == "cross-attention":  # ESD-x: only the cross-attention layers learn
         from compose.editing import cross_attention_modules
 
         for module in cross_attention_modules(unet):
@@ -205,6 +212,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     start = [p.detach().clone() for p in parameters]
     ema = [p.detach().clone() for p in parameters] if config.ema_decay else None
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
+    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: min(1.0, (done + 1) / (config.warmup_steps + 1)))
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
     retain = retained_shapes(concepts)
     retain_texts = [text for shape in retain for text in texts_of(shape)]
@@ -254,6 +262,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
+            warmup.step()
             if config.strategy == "anchored":
                 with torch.no_grad():
                     for parameter, origin in zip(parameters, start):
@@ -301,11 +310,10 @@ def _averaged(parameters: list[torch.Tensor], ema: list[torch.Tensor] | None):
 
 
 def _noised(bundle, noise_scheduler, batch, generator):
-    with torch.no_grad():
-        clean = bundle.codec.encode(batch["images"], generator=generator).float()
-    noise = torch.randn(clean.shape, generator=generator)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],), generator=generator)
-    return noise_scheduler.add_noise(clean, noise, timesteps), timesteps
+    from compose.training import noised_batch
+
+    _, _, timesteps, noisy = noised_batch(bundle, noise_scheduler, batch["images"], generator)
+    return noisy, timesteps
 
 
 def _predict(bundle, noisy, timesteps, texts):

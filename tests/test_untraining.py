@@ -14,9 +14,9 @@ from compose.editing import (
     concept_texts,
     cross_attention_projections,
     edit_concepts,
-    replace_word,
     shapes_world_texts,
 )
+from compose.shapes.captions import replace_words
 
 
 @pytest.fixture()
@@ -38,7 +38,9 @@ def test_the_edit_texts_name_the_concept_everywhere_and_preserve_every_other_sha
     assert swap_targets[swap_sources.index("a red diamond")] == "a red star"
     assert swap_targets[swap_sources.index("three blue stars")] == "three blue diamonds"
     assert not any("diamond" in text or "star" in text for text in swap_preserved)
-    assert replace_word("a red starfish star", "star", "circle") == "a red starfish circle", "whole words only"
+    assert replace_words("a red starfish star", {"star": "circle"}) == "a red starfish circle", "whole words only"
+    assert replace_words("two red stars and a star", {"star": ""}) == "two red and a", "deleted, spaces closed"
+    assert replace_words("three stars", {"star": "diamond"}) == "three diamonds", "plurals follow"
     with pytest.raises(ValueError, match="name a shape"):
         shapes_world_texts("unicorn")
 

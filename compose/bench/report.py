@@ -191,7 +191,7 @@ def _write_references(summary: Summary, suites: list[Suite], folder: Path) -> di
     """Ground-truth renders (the first seed's planned layout, or the item's own) for the grids."""
     from PIL import Image
 
-    from compose.planner import plan
+    from compose.prepare import layout_for
 
     references: dict[tuple[str, int], str] = {}
     if not suites:
@@ -200,7 +200,7 @@ def _write_references(summary: Summary, suites: list[Suite], folder: Path) -> di
     for suite in suites:
         for item in suite.items:
             try:
-                layout = item.layout if item.layout is not None else plan(item.scene, seed=summary.seeds[0])
+                layout = layout_for(item.scene, item.layout, summary.seeds[0])
                 image = ground_truth_image(item.scene, layout)
             except ValueError as error:  # the self-check has already passed, so this is unexpected
                 logger.warning("no reference picture for %s[%d]: %s", suite.name, item.index, error)

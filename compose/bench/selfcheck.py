@@ -19,7 +19,7 @@ def detector_self_check(suites: list[Suite], seeds: list[int]) -> SelfCheck:
 
     Returns how many were correct (strict) and a line per failure; a scene that cannot be planned or
     rendered is a failure too (named with its suite, index and prompt)."""
-    from compose.planner import plan
+    from compose.prepare import layout_for
     from compose.shapes.score import score_image
 
     clock = time.perf_counter()
@@ -33,7 +33,7 @@ def detector_self_check(suites: list[Suite], seeds: list[int]) -> SelfCheck:
                 where = f"{item.suite}[{item.index}] {item.prompt!r}" + (
                     f" seed {layout_seed}" if layout_seed is not None else "")
                 try:
-                    drawn = layout if layout is not None else plan(item.scene, seed=layout_seed)
+                    drawn = layout_for(item.scene, layout, layout_seed)
                     verdict = score_image(item.scene, ground_truth_image(item.scene, drawn), item.layout)
                 except ValueError as error:
                     failures.append(f"{where}: {error}")

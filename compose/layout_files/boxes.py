@@ -56,8 +56,8 @@ def _object_region(item: Any, source: str, field: str) -> Region:
     present = [key for key in _REGION_KEYS if key in item]
     if not present:
         raise LayoutFileError(source, field, (
-            f"has no region; give exactly one of box [x0, y0, x1, y1], polygon [[x, y], ...] "
-            f"or polygons [[[x, y], ...], ...]"))
+            "has no region; give exactly one of box [x0, y0, x1, y1], polygon [[x, y], ...] "
+            "or polygons [[[x, y], ...], ...]"))
     if len(present) > 1:
         raise LayoutFileError(source, field, (
             f"has {' and '.join(present)}; give exactly one region: box, polygon or polygons"))

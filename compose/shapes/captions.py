@@ -9,6 +9,7 @@ forms the project's parser reads, so every caption parses back to the scene it d
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from compose.scene import Negation, ObjectGroup, Relation, Scene
@@ -62,6 +63,17 @@ class CaptionPlan:
 
 def plural(noun: str) -> str:
     return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def replace_words(text: str, mapping: dict[str, str]) -> str:
+    """`text` with each whole word of `mapping` (and its plural) replaced by its value (and its plural):
+    {"star": "diamond"} turns "two stars" into "two diamonds". A value "" deletes the word, and the
+    spaces left are closed up. Mislabelled training data and the closed-form edit's texts are made so."""
+    words = {}
+    for old, new in mapping.items():
+        words[old], words[plural(old)] = new, plural(new) if new else ""
+    replaced = re.sub(r"\b[a-z]+\b", lambda match: words.get(match.group(0), match.group(0)), text)
+    return " ".join(replaced.split()) if "" in words.values() else replaced
 
 
 def _count_word(count: int, first_word: str, rng: random.Random) -> str:
