@@ -180,9 +180,11 @@ def test_layouts_from_files_run_boxes_and_painted_masks(pipeline):
         # A painted mask covers part of its box (up to rasterisation at its edges), nothing beyond its cells.
         assert 0.2 * box_area < region_map.mean().item() < 1.3 * box_area
         assert not region_map[~torch.from_numpy(grown(touched_cells(region.box, GRID), 1))].any()
-    # A layout with its prompt: the prompt is parsed for the record, the given regions are used.
+    # A layout with its prompt: the prompt is parsed for the record, the given regions are used, and the
+    # layout handed back carries the prompt's scene (compose.prepare).
     with_prompt = pipeline.draw(prompt=boxes.prompt, layout=boxes, seed=0, steps=2, config=ComposeConfig(refine=False))
-    assert with_prompt.scenes[0] is not None and with_prompt.layouts[0] is boxes
+    assert with_prompt.scenes[0] is not None and with_prompt.layouts[0] == boxes
+    assert with_prompt.layouts[0].regions is boxes.regions and with_prompt.layouts[0].scene is with_prompt.scenes[0]
 
 
 def test_a_layout_files_negative_prompt_is_used(pipeline):
