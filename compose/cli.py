@@ -419,7 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "parse a prompt into a scene, plan a layout, generate region by region, check the result.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add_commands in (_drawing_commands, _untraining_commands, _bench_command, _training_commands):
+        add_commands(commands)
+    return parser
 
+
+def _drawing_commands(commands) -> None:
+    """`compose` subcommands: prompt in, scene, layout or picture out."""
     sub = commands.add_parser("parse", help="print the scene each prompt describes")
     sub.add_argument("prompts", nargs="+", metavar="PROMPT")
     sub.add_argument("--json", action="store_true", help="one JSON scene per line (compose/specs/scene-format.md)")
@@ -481,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     sub.set_defaults(handler=command_studio)
 
+
+def _untraining_commands(commands) -> None:
+    """`compose` subcommands: what a model gets wrong, and mending it (issue 12)."""
     sub = commands.add_parser("audit", help="find what a model gets wrong: every shape x colour read back, "
                               "confusion matrices, per-concept accuracy")
     sub.add_argument("model", nargs="?", default=None, metavar="MODEL", help="'bundled' (default) or a model folder")
@@ -511,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     _untraining_options(sub, "esd or closed-form", "esd")
     sub.set_defaults(handler=command_erase)
 
+
+def _bench_command(commands) -> None:
+    """`compose` subcommands: the compositional benchmark."""
     sub = commands.add_parser("bench", help="run the compositional benchmark and write results, summary and report")
     sub.add_argument("suites", nargs="*", metavar="SUITE",
                      help="categories (single two_object counting colors position negation complex layout; "
@@ -533,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_bench)
 
+
+def _training_commands(commands) -> None:
+    """`compose` subcommands: training and exporting models, and looking at their data."""
     sub = commands.add_parser("train", help="train the bundled model on the shapes world")
     sub.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder (checkpoint, log, plot)")
     sub.add_argument("--steps", type=int, help="total steps of the schedule (default 12000)")
@@ -606,7 +621,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--size", type=int, default=64)
     sub.set_defaults(handler=command_data)
-    return parser
 
 
 def _quiet_libraries(debug: bool) -> None:

@@ -503,6 +503,23 @@ def resumed_config(folder: Path, config: TrainConfig) -> TrainConfig:
     return TrainConfig.from_dict(saved)
 
 
+@contextlib.contextmanager
+def averaged_weights(parameters: list[torch.Tensor], ema: list[torch.Tensor] | None):
+    """Inside: the parameters hold their moving average (what validation watches and a model saves); after,
+    even on an error: the live weights again. With no average (None), nothing changes."""
+    if ema is None:
+        yield
+        return
+    live = [p.detach().clone() for p in parameters]
+    with torch.no_grad():
+        torch._foreach_copy_(parameters, ema)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            torch._foreach_copy_(parameters, live)
+
+
 def update_ema(ema: list[torch.Tensor], parameters: list[torch.Tensor], step: int, decay: float) -> None:
     """One EMA step, its decay warmed up as (1 + step) / (10 + step) until it reaches `decay`."""
     rate = min(decay, (1 + step) / (10 + step))
@@ -598,15 +615,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     def run_validation():
         if not main:
             return
-        swapped = [p.detach().clone() for p in parameters]
-        for p, e in zip(parameters, ema):
-            p.data.copy_(e)
         concepts: dict[str, float] = {}
-        try:
+        with averaged_weights(parameters, ema):  # the live weights come back even if validation fails
             accuracy = validate(bundle_view, cases, concepts=concepts)
-        finally:  # the live weights come back even if validation fails
-            for p, s in zip(parameters, swapped):
-                p.data.copy_(s)
         degraded = degraded_concepts(concepts, state.setdefault("concept_best", {}))
         record = {"step": state["step"], "validation": accuracy, "concepts": concepts, "degraded": degraded,
                   "elapsed_seconds": round(elapsed_before + time.time() - started, 1)}

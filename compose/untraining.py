@@ -14,6 +14,9 @@ Strategies (`correct` / `erase`), every one monitored:
   the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
   away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
   the other concepts' captions are held to the frozen model's.
+Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
+does; the spatial layers that decide how many things are drawn stay as they are), ramp its learning rate
+up (`warmup_steps`) and watch and save a moving average of its weights (`ema_decay`), as training does.
 Monitoring: every `monitor_every` steps a small validation set drawn with the plain method and read back
 (each target word and each retained shape in every colour and the audit's size wordings, `monitor_seeds`
 seeds): the target
@@ -190,7 +193,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     from compose.editing import shapes_world_texts as texts_of
     from compose.generate import Generator
     from compose.regions.attention import region_processors
-    from compose.training import ShapesBatches, training_loss, update_ema
+    from compose.training import ShapesBatches, averaged_weights, training_loss, update_ema
 
     for word in concepts:
         texts_of(word)  # names the rule for a word outside the shapes world
@@ -228,7 +231,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     def watch(step: int, loss: float | None) -> dict:
         unet.eval()
-        with _averaged(parameters, ema):
+        with averaged_weights(parameters, ema):
             measured = monitor.measure(generator)
         unet.train()
         record = {"step": step, "loss": loss, **measured, "elapsed_seconds": round(time.perf_counter() - clock, 1)}
@@ -288,25 +291,9 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
               "config": {key: value for key, value in config.__dict__.items()},
               "monitor_before": records[0], "monitor_after": records[-1]}
     _write_monitor_plot(records, out / "monitor.png", erase)
-    with _averaged(parameters, ema):
+    with averaged_weights(parameters, ema):
         _save(bundle, out, result)
     return result
-
-
-@contextlib.contextmanager
-def _averaged(parameters: list[torch.Tensor], ema: list[torch.Tensor] | None):
-    """Inside: the parameters hold their moving average (what is watched and saved); after: the raw weights."""
-    if ema is None:
-        yield
-        return
-    raw = [p.detach().clone() for p in parameters]
-    with torch.no_grad():
-        torch._foreach_copy_(parameters, ema)
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            torch._foreach_copy_(parameters, raw)
 
 
 def _noised(bundle, noise_scheduler, batch, generator):
