@@ -38,7 +38,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--replot", action="store_true", help="only redraw --plot from the rows in --out")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(args.out.read_text())["rows"], args.methods.split(","), args.plot)
+        return
 
     from tqdm.auto import tqdm
 
@@ -96,6 +100,7 @@ def plot(rows: list[dict], methods: list[str], path: Path) -> None:
 
     figure = Figure(figsize=(11, 3.6))
     axes = figure.subplots(1, 3)
+    colours = dict(zip(SAMPLERS, ("tab:blue", "tab:green", "tab:orange", "tab:red")))
     for sampler, spacing in SAMPLERS:
         for method in methods:
             mine = sorted((row for row in rows if (row["sampler"], row["spacing"], row["method"]) ==
@@ -103,12 +108,13 @@ def plot(rows: list[dict], methods: list[str], path: Path) -> None:
             if not mine:
                 continue
             steps = [row["steps"] for row in mine]
-            style = "-" if method == "compose" else "--"
-            label = f"{method}, {sampler} {spacing}"
-            axes[0].plot(steps, [100 * row["strict"] for row in mine], style, marker="o", label=label)
-            axes[1].plot(steps, [row["median_background_error"] for row in mine], style, marker="o", label=label)
-            axes[2].plot(steps, [row["median_seconds"] for row in mine], style, marker="o", label=label)
-    for axis, title in zip(axes, ("strict accuracy (%)", "background off white (levels, median)",
+            look = {"linestyle": "-" if method == "compose" else "--", "marker": "o" if method == "compose" else "x",
+                    "color": colours[(sampler, spacing)], "label": f"{method}, {sampler} {spacing}", "alpha": 0.8}
+            axes[0].plot(steps, [100 * row["strict"] for row in mine], **look)
+            axes[1].plot(steps, [row["median_background_error"] for row in mine], **look)
+            axes[2].plot(steps, [row["median_seconds"] for row in mine], **look)
+    axes[1].set_yscale("log")
+    for axis, title in zip(axes, ("strict accuracy (%)", "background off white (levels, median, log)",
                                   "seconds per picture (median)")):
         axis.set_xscale("log", base=2)
         axis.set_xticks(STEPS, [str(value) for value in STEPS])

@@ -448,7 +448,7 @@ def _drawing_commands(commands) -> None:
                      help="compose (default: parse, plan, region-guided), plain (the whole prompt, no layout), "
                           "or a variant of compose (a stage or mechanism, for ablations)")
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
     sub.add_argument("--repair", type=int, default=None, metavar="N", help="check the picture and repair what is "
                      "wrong, up to N rounds (compose methods; the rounds go into OUT.json; 0: no repair)")
@@ -471,7 +471,7 @@ def _drawing_commands(commands) -> None:
     sub.add_argument("-o", "--output", type=Path, default=Path("explain.png"), metavar="OUT.png")
     sub.add_argument("--method", default="compose", choices=METHODS, help="default compose; plain to compare")
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
     sub.add_argument("--sampler", default="ddim", choices=("ddim", "dpm", "euler"), help="default ddim")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
@@ -494,7 +494,7 @@ def _untraining_commands(commands) -> None:
                               "confusion matrices, per-concept accuracy")
     sub.add_argument("model", nargs="?", default=None, metavar="MODEL", help="'bundled' (default) or a model folder")
     sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt (default 4)")
-    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
     sub.add_argument("--guidance", type=float, default=4.0)
     sub.add_argument("--threshold", type=float, default=0.8, help="flag concepts below this accuracy (default 0.8)")
     sub.add_argument("--compositional", type=int, default=0, metavar="N",
@@ -534,7 +534,7 @@ def _bench_command(commands) -> None:
     sub.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR",
                      help="where results.jsonl, summary.json, report.html and images/ go (default ./bench)")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out: draw only the missing pictures")
-    sub.add_argument("--steps", type=int, default=25)
+    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
     sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
     sub.add_argument("--sampler", default="ddim", help="ddim (default), dpm or euler")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")

@@ -164,6 +164,15 @@ class ModelBundle:
     zero_empty_negative: bool = False
 
     @property
+    def default_steps(self) -> int:
+        """Denoising steps when a call names none: the model's own (compose_model.json "sampling": {"steps": N},
+        measured for it; shapes-v2: 8), else DEFAULT_STEPS."""
+        return int((self.info.get("sampling") or {}).get("steps", DEFAULT_STEPS))
+
+    def steps_or_default(self, steps: int | None) -> int:
+        return self.default_steps if steps is None else steps
+
+    @property
     def device(self) -> torch.device:
         return next(self.unet.parameters()).device
 
@@ -255,13 +264,14 @@ class ModelBundle:
         if kind not in classes:
             raise ValueError(f"unknown sampler {kind!r}; choose one of {', '.join(classes)}")
         config = dict(self.scheduler_config)
-        if kind == "ddim":
+        if kind == "ddim":  # only for a config that names no spacing: each model's own config decides
             config.setdefault("timestep_spacing", "trailing")
         return classes[kind].from_config(config)
 
 
 # Stable Diffusion's noise schedule ("scaled_linear", betas 0.00085 to 0.012 over 1000 steps).
 SD_BETAS = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
+DEFAULT_STEPS = 25  # denoising steps for a model that names no default of its own (a Stable Diffusion folder)
 SD_TEXT_LENGTH = 77  # CLIP's context, as every Stable Diffusion text encoder has
 SD_PHRASE_LENGTH = 20  # what load_model gives a Stable Diffusion folder's region phrases
 
@@ -461,6 +471,18 @@ def _pipeline_setting(path: Path, key: str, default):
         return default
 
 
+def default_steps_of(name_or_path: str | Path | None) -> int:
+    """A model's default denoising steps (ModelBundle.default_steps) read from its description alone,
+    without loading it: for settings that must be known before the weights are (the benchmark's run.json)."""
+    path = BUNDLED_DIR if name_or_path in (None, "bundled", BUNDLED_NAME) else Path(name_or_path).expanduser()
+    try:
+        meta = json.loads((path / "compose_model.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):  # a Stable Diffusion folder (or no model: loading will say so)
+        return DEFAULT_STEPS
+    steps = (meta.get("sampling") or {}).get("steps", DEFAULT_STEPS) if isinstance(meta, dict) else DEFAULT_STEPS
+    return steps if isinstance(steps, int) else DEFAULT_STEPS
+
+
 def _load_model(name_or_path, device, dtype) -> ModelBundle:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
@@ -497,6 +519,10 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
             sizes = {key: int(meta[key]) for key in ("native_size", "text_length", "phrase_length")}
             region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
             world = meta.get("world")
+            steps = (meta.get("sampling") or {}).get("steps", DEFAULT_STEPS)
+            if not isinstance(steps, int) or not 1 <= steps <= 1000:
+                raise ModelLoadError(f"{meta_file}: sampling.steps must be a whole number of steps from 1 to 1000, "
+                                     f"not {steps!r}")
             if world is not None and not isinstance(world, dict):
                 raise ModelLoadError(f"{meta_file}: world must be an object such as "
                                      '{"spec": "shapes world v1", "backgrounds": 1}, or absent')

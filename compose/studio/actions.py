@@ -43,7 +43,7 @@ class Drawing:
     prompt: str | None
     methods: tuple[str, ...]
     seed: int
-    steps: int
+    steps: int | None
     attention: bool
 
 
@@ -162,7 +162,8 @@ class Studio:
             raise ValueError("a generate request is a JSON object: layout, prompt, methods, seed, steps, attention")
         methods = tuple(_methods(request.get("methods", ["compose", "plain"])))
         seed = _integer(request.get("seed", 0), "--seed", 0, MAX_SEED)
-        steps = _integer(request.get("steps", 25), "--steps", 1, MAX_STEPS)
+        steps = request.get("steps")  # none: the model's own default (shapes-v2: 8)
+        steps = None if steps is None else _integer(steps, "--steps", 1, MAX_STEPS)
         prompt = request.get("prompt")
         page_layout = request.get("layout")
         if prompt is not None:

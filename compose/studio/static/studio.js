@@ -508,7 +508,7 @@ async function generate() {
   const request = {
     layout: state.layout.objects.length ? state.layout : null,
     prompt: state.layout.prompt || $("prompt").value || null,
-    methods, seed: Number($("seed").value) || 0, steps: Number($("steps").value) || 25,
+    methods, seed: Number($("seed").value) || 0, steps: Number($("steps").value) || null,
     attention: $("with-attention").checked,
   };
   $("generate").disabled = true;
