@@ -151,7 +151,7 @@ def test_generate_repair_records_its_rounds_and_bench_reports_quality(tmp_path, 
     assert record["repair_rounds"] and record["repair_rounds"][-1]["passed"]
     status, _, err = run(capsys, "generate", "a red circle", "--method", "plain", "--repair", "1", "-o", str(out))
     assert status == 2 and "plain method has no layout" in err
-    status, _, err = run(capsys, "bench", "single", "--limit", "1", "--seeds", "1", "--steps", "2",
+    status, _, err = run(capsys, "bench", "single", "--limit", "1", "--seeds", "1", "--steps", "1",
                          "--methods", "compose,plain", "--attention", "--out", str(tmp_path / "bench"), "--quiet")
     assert status == 0, err
     summary = json.loads((tmp_path / "bench" / "summary.json").read_text())
@@ -162,7 +162,7 @@ def test_generate_repair_records_its_rounds_and_bench_reports_quality(tmp_path, 
     assert "Picture quality" in report
     records = [json.loads(line) for line in (tmp_path / "bench" / "results.jsonl").read_text().splitlines()]
     failed = [record for record in records if not record["correct_strict"]]
-    assert failed, "two steps draw at least one wrong picture (measured), whose maps the report must show"
+    assert failed, "one step draws at least one wrong picture (measured), whose maps the report must show"
     for record in records:
         assert ("attention_image" in record) == (not record["correct_strict"]), "maps saved for failed pictures only"
     for record in failed:

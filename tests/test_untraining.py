@@ -137,7 +137,8 @@ def test_closed_form_erasure_on_the_bundled_model_leaves_no_star_and_keeps_circl
 
     bundle = load_model(None)
     generator = Generator.from_bundle(bundle, "bundled")
-    asked = [("red", seed) for seed in (0, 1)] + [("blue", seed) for seed in (0, 1)]
+    # Measured at the model's default (8 trailing DDIM steps): these four pictures draw a star before the edit.
+    asked = [("red", seed) for seed in (0, 2)] + [("blue", seed) for seed in (0, 1)]
     assert all(read_drawn(generator(prompt=f"a {c} star", method="plain", seed=s).image)[0] == "star"
                for c, s in asked)
     report = edit_concepts(bundle, {"star": ""})
