@@ -1,0 +1,35 @@
+"""A model's own default number of denoising steps (compose_model.json "sampling": {"steps": N}, issue 17)."""
+
+import json
+import shutil
+
+import pytest
+
+from compose.model.bundle import DEFAULT_STEPS, ModelLoadError, default_steps_of, load_model
+
+
+def test_the_bundled_model_names_8_trailing_steps_and_a_call_without_steps_uses_them():
+    from compose.generate import Generator
+
+    assert default_steps_of("bundled") == 8
+    generator = Generator()
+    assert generator.bundle.default_steps == 8
+    assert generator.bundle.scheduler_config["timestep_spacing"] == "trailing"
+    assert generator(prompt="a red circle", seed=0).steps == 8
+    assert generator(prompt="a red circle", seed=0, steps=3).steps == 3, "--steps still draws any count"
+
+
+def test_a_model_without_a_default_takes_25_and_a_malformed_one_is_refused(tiny_model_folder, tmp_path):
+    assert load_model(tiny_model_folder).default_steps == DEFAULT_STEPS == 25
+    assert default_steps_of(tiny_model_folder) == 25
+    assert default_steps_of(tmp_path / "no-such-model") == 25, "loading, not this, names a missing model"
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_folder, broken)
+    meta_file = broken / "compose_model.json"
+    meta = json.loads(meta_file.read_text())
+    for bad in (0, 1001, "8", 2.5):
+        meta_file.write_text(json.dumps({**meta, "sampling": {"steps": bad}}))
+        with pytest.raises(ModelLoadError, match="sampling.steps must be a whole number of steps from 1 to 1000"):
+            load_model(broken)
+    meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 12}}))
+    assert load_model(broken).default_steps == 12 and default_steps_of(broken) == 12
