@@ -27,7 +27,7 @@ def test_a_model_without_a_default_takes_25_and_a_malformed_one_is_refused(tiny_
     shutil.copytree(tiny_model_folder, broken)
     meta_file = broken / "compose_model.json"
     meta = json.loads(meta_file.read_text())
-    for bad in (0, 1001, "8", 2.5):
+    for bad in (0, 1001, "8", 2.5, True):
         meta_file.write_text(json.dumps({**meta, "sampling": {"steps": bad}}))
         with pytest.raises(ModelLoadError, match="sampling.steps must be a whole number of steps from 1 to 1000"):
             load_model(broken)

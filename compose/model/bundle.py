@@ -167,7 +167,7 @@ class ModelBundle:
     def default_steps(self) -> int:
         """Denoising steps when a call names none: the model's own (compose_model.json "sampling": {"steps": N},
         measured for it; shapes-v2: 8), else DEFAULT_STEPS."""
-        return int((self.info.get("sampling") or {}).get("steps", DEFAULT_STEPS))
+        return sampling_steps(self.info)
 
     def steps_or_default(self, steps: int | None) -> int:
         return self.default_steps if steps is None else steps
@@ -471,23 +471,36 @@ def _pipeline_setting(path: Path, key: str, default):
         return default
 
 
+def sampling_steps(meta: dict) -> int:
+    """The default denoising steps a model description names ("sampling": {"steps": N}), DEFAULT_STEPS when
+    it names none; ValueError for anything but a whole number from 1 to 1000."""
+    sampling = meta.get("sampling") or {}
+    steps = sampling.get("steps", DEFAULT_STEPS) if isinstance(sampling, dict) else sampling
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
+        raise ValueError(f"sampling.steps must be a whole number of steps from 1 to 1000, not {steps!r}")
+    return steps
+
+
+def _is_bundled(name_or_path) -> bool:
+    return name_or_path in (None, "bundled", BUNDLED_NAME)
+
+
 def default_steps_of(name_or_path: str | Path | None) -> int:
     """A model's default denoising steps (ModelBundle.default_steps) read from its description alone,
     without loading it: for settings that must be known before the weights are (the benchmark's run.json)."""
-    path = BUNDLED_DIR if name_or_path in (None, "bundled", BUNDLED_NAME) else Path(name_or_path).expanduser()
+    path = BUNDLED_DIR if _is_bundled(name_or_path) else Path(name_or_path).expanduser()
     try:
-        meta = json.loads((path / "compose_model.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):  # a Stable Diffusion folder (or no model: loading will say so)
+        return sampling_steps(json.loads((path / "compose_model.json").read_text(encoding="utf-8")))
+    # A Stable Diffusion folder, no model or a malformed one: DEFAULT_STEPS here, and loading says what is wrong.
+    except (OSError, json.JSONDecodeError, AttributeError, ValueError):
         return DEFAULT_STEPS
-    steps = (meta.get("sampling") or {}).get("steps", DEFAULT_STEPS) if isinstance(meta, dict) else DEFAULT_STEPS
-    return steps if isinstance(steps, int) else DEFAULT_STEPS
 
 
 def _load_model(name_or_path, device, dtype) -> ModelBundle:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    if name_or_path in (None, "bundled", BUNDLED_NAME):
+    if _is_bundled(name_or_path):
         path = BUNDLED_DIR
         if not (path / "compose_model.json").is_file():
             raise ModelLoadError(f"the bundled model is not installed at {path}; train one with `compose train` "
@@ -519,10 +532,10 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
             sizes = {key: int(meta[key]) for key in ("native_size", "text_length", "phrase_length")}
             region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
             world = meta.get("world")
-            steps = (meta.get("sampling") or {}).get("steps", DEFAULT_STEPS)
-            if not isinstance(steps, int) or not 1 <= steps <= 1000:
-                raise ModelLoadError(f"{meta_file}: sampling.steps must be a whole number of steps from 1 to 1000, "
-                                     f"not {steps!r}")
+            try:
+                sampling_steps(meta)
+            except ValueError as error:
+                raise ModelLoadError(f"{meta_file}: {error}") from error
             if world is not None and not isinstance(world, dict):
                 raise ModelLoadError(f"{meta_file}: world must be an object such as "
                                      '{"spec": "shapes world v1", "backgrounds": 1}, or absent')
