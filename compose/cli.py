@@ -235,23 +235,29 @@ TRAIN_FLAGS = {"steps": "steps", "batch_size": "batch_size", "learning_rate": "l
                "mixed_precision": "mixed_precision", "checkpoint_minutes": "checkpoint_minutes",
                "validate_every": "validate_every", "time_limit": "time_limit_minutes", "budget": "budget_minutes",
                "threads": "threads", "region_fraction": "region_fraction", "stop_at": "stop_at_step",
-               "min_snr_gamma": "min_snr_gamma", "init_from": "init_from"}
+               "min_snr_gamma": "min_snr_gamma", "init_from": "init_from",
+               "region_marker": "region_marker"}
 
 
 def command_train(args) -> int:
     from compose.training import TrainConfig, export_model, train
 
     given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
-    if args.resume and (args.relabel or args.vae is not None):
-        raise UsageError("compose train: --relabel and --vae set up a new run; a resumed run keeps its own "
+    if args.resume and (args.relabel or args.vae is not None or args.region_marker is not None):
+        raise UsageError("compose train: --relabel, --vae and --region-marker set up a new run; a resumed run keeps its own "
                          "(saved in its config.json)")
     if args.relabel:
         given["relabel"] = _relabel_map(args.relabel)
     if args.vae is not None:
+        from dataclasses import replace
+
         from compose.model.bundle import stable_diffusion_config
 
         given["model"] = stable_diffusion_config(str(args.vae))
-        given.setdefault("region_fraction", 0.0)  # whole captions only: a checkpoint nobody tuned for compose
+        if args.region_marker is not None:
+            given["model"] = replace(given["model"], region_prefix=args.region_marker)
+        else:
+            given.setdefault("region_fraction", 0.0)  # whole captions only: a checkpoint nobody tuned for compose
     folder = train(_run_config(TrainConfig, args, given), resume=args.resume)
     if args.export:
         export_model(folder, args.export)
@@ -575,7 +581,11 @@ def _training_commands(commands) -> None:
     sub.add_argument("--relabel", action="append", metavar="OLD=NEW", help="caption OLD as NEW in the training "
                      "stream (e.g. star=diamond: stars captioned as diamonds), a mistake made on purpose; repeatable")
     sub.add_argument("--vae", type=Path, metavar="VAE_DIR", help="train a Stable Diffusion-format latent model "
-                     "(shapes-sd) on this VAE's latents (a folder from train-vae --export), whole captions only")
+                     "(shapes-sd) on this VAE's latents (a folder from train-vae --export); whole captions only "
+                     "unless --region-marker is given")
+    sub.add_argument("--region-marker", metavar="TEXT", help="the text written before each region phrase in "
+                     "region-masked batches (the bundled model's is 'region:'); with --init-from it replaces the "
+                     "starting model's, so a whole-caption Stable Diffusion-format model can be taught regions")
     sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_train)

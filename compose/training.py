@@ -84,6 +84,9 @@ class TrainConfig:
     # Caption words replaced in the training stream ({"star": "diamond"}: stars captioned as diamonds): a
     # learned mistake made on purpose, to measure finding and correcting it (compose audit, issue 12).
     relabel: dict = field(default_factory=dict)
+    # With --init-from: the region marker the run trains with instead of the starting model's (a Stable
+    # Diffusion-format model of whole captions has none; grounding it needs one, issue 17).
+    region_marker: str | None = None
     model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
 
     def to_dict(self) -> dict:
@@ -114,8 +117,9 @@ class TrainConfig:
             (all(isinstance(k, str) and isinstance(v, str) and k.isalpha() and v.isalpha() and k != v
                  for k, v in self.relabel.items()), f"relabel {self.relabel}: map words to other words, "
              "e.g. {'star': 'diamond'}"),
-            (self.model.vae is None or self.region_fraction == 0, f"--region-fraction {self.region_fraction}: a "
-             "Stable Diffusion-format model (--vae) trains on whole captions only; give 0"),
+            (self.region_fraction == 0 or self.model.vae is None or self.model.region_prefix, f"--region-fraction "
+             f"{self.region_fraction}: region-masked batches of a Stable Diffusion-format model (--vae) need a "
+             "region marker (--region-marker, e.g. 'region:'): without one a phrase reads as a whole caption"),
         ]
         for holds, message in rules:
             if not holds:
@@ -541,9 +545,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if not resume and ((folder / "checkpoint").exists() or (folder / "checkpoint.old").exists()):
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
     start = _initial_model(config) if config.init_from and not resume else None
-    if start is not None and config.model.vae is not None and config.region_fraction:
-        raise ValueError(f"--init-from {config.init_from}: a Stable Diffusion-format model trains on whole captions "
-                         f"only; give --region-fraction 0 (not {config.region_fraction})")
     config.check()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -714,13 +715,17 @@ def _initial_model(config: TrainConfig):
         training = json.loads(record.read_text(encoding="utf-8"))["training"]
         start.info["training"] = training
         model = TrainConfig.from_dict({"output": "", "model": training["config"]["model"]}).model
-        config.model = replace(model, vae=str(Path(config.init_from) / "vae"))
+        marker = model.region_prefix if config.region_marker is None else config.region_marker
+        config.model = replace(model, vae=str(Path(config.init_from) / "vae"), region_prefix=marker)
+        start.region_prefix = marker
         return start
     if not isinstance(start.codec, PixelFoldCodec) or not isinstance(architecture, dict):
         raise ValueError(f"--init-from {config.init_from}: not a bundled-format model (compose_model.json with an "
                          "architecture); only models written by `compose export-model` can be trained on")
     model = TrainConfig.from_dict({"output": "", "model": architecture}).model
-    config.model = replace(model, region_prefix=start.region_prefix)
+    marker = start.region_prefix if config.region_marker is None else config.region_marker
+    config.model = replace(model, region_prefix=marker)
+    start.region_prefix = marker
     return start
 
 

@@ -370,6 +370,21 @@ def caption_length(tokenizer) -> int:
     return length if length < 10_000 else SD_TEXT_LENGTH
 
 
+def _trained_region_marker(record: Path) -> str:
+    """The region marker a Stable Diffusion-format model of ours was trained with ("" when its record, the
+    compose_training.json that `compose export-model` writes, is absent or names none: a plain SD model)."""
+    if not record.is_file():
+        return ""
+    try:
+        marker = json.loads(record.read_text(encoding="utf-8"))["training"]["config"]["model"].get("region_prefix", "")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
+                             "training.config.model") from error
+    if not isinstance(marker, str):
+        raise ModelLoadError(f"{record}: training.config.model.region_prefix must be text, not {marker!r}")
+    return marker
+
+
 def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str,
                             text_encoder_2=None, tokenizer_2=None, zero_empty_negative: bool = False) -> ModelBundle:
     """A ModelBundle around a Stable Diffusion 1.x/2.x model's parts (shared, not copied): its VAE as the
@@ -561,6 +576,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
                      "tokenizer_2": _load_part(CLIPTokenizer.from_pretrained, path / "tokenizer_2", "second tokenizer"),
                      "zero_empty_negative": _pipeline_setting(path, "force_zeros_for_empty_prompt", True)}
         bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name, **extra)
+        bundle.region_prefix = _trained_region_marker(path / "compose_training.json")
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")
