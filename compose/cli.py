@@ -364,8 +364,8 @@ def command_audit(args) -> int:
 def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
-    keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "seed", "threads",
-            "anchor_pull", "ema_decay", "warmup_steps", "trained")
+    keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps", "seed",
+            "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -404,6 +404,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--batch-size", type=int, default=None, help="default 16")
     sub.add_argument("--monitor-every", type=int, default=None, metavar="N", help="steps between checks (default 50)")
     sub.add_argument("--monitor-seeds", type=int, default=None, help="seeds per monitor prompt (default 1)")
+    sub.add_argument("--monitor-steps", type=int, default=None, metavar="N",
+                     help="denoising steps of each monitor picture (default 25; fewer: a cheaper, rougher check)")
     sub.add_argument("--anchor-pull", type=float, default=None, metavar="SHARE",
                      help="anchored: the share of the drift from the start taken back after each step (default 0.02)")
     sub.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
@@ -534,7 +536,8 @@ def _bench_command(commands) -> None:
                      help="categories (single two_object counting colors position negation complex layout; "
                           "default: all), prompt files (.txt, one prompt per line) or folders of layout files")
     sub.add_argument("--methods", default="compose,plain", help="comma-separated methods, run side by side "
-                     f"(default compose,plain; any of {', '.join(METHODS)})")
+                     f"(default compose,plain; any of {', '.join(METHODS)}); METHOD@N draws it at N steps, so "
+                     "plain@4,plain@8,compose@4,compose@8 puts a steps curve in the report")
     sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt and method: seeds S..S+N-1 (default 4)")
     sub.add_argument("--seed", type=int, default=0, help="the first seed S (default 0)")
     sub.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR",

@@ -189,9 +189,34 @@ def test_out_dir_of_another_run_is_refused(smoke_run):
         run_bench(out_dir=out, model=model, resume=True, **{**SMOKE, "steps": 3})
 
 
+def test_methods_at_several_step_counts_draw_side_by_side_and_plot_a_steps_curve(tiny_model, one_thread, tmp_path,
+                                                                                   monkeypatch):
+    from compose.generate import Generator
+
+    asked = []
+    original = Generator.__call__
+
+    def counting(self, *args, **kwargs):
+        asked.append((kwargs.get("method"), kwargs.get("steps")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Generator, "__call__", counting)
+    summary = run_bench(["single"], "plain@1,plain,plain@3", seeds=1, out_dir=tmp_path, model=tiny_model, steps=2,
+                        limit=1, progress=False)
+    assert asked[-3:] == [("plain", 1), ("plain", 2), ("plain", 3)]  # after the warm-up picture
+    assert [record["method"] for record in read_lines(tmp_path)] == ["plain@1", "plain", "plain@3"]
+    assert set(summary.overall) == {"plain@1", "plain", "plain@3"}
+    assert (tmp_path / "plots" / "steps_curve.png").is_file()
+    assert "plots/steps_curve.png" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
 def test_bad_inputs_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="method 'fancy'"):
         run_bench(["single"], ["fancy"], out_dir=tmp_path)
+    with pytest.raises(ValueError, match="method 'plain@0'.*step count from 1 to 1000"):
+        run_bench(["single"], ["plain@0"], out_dir=tmp_path)
+    with pytest.raises(ValueError, match="method 'fancy@4'"):
+        run_bench(["single"], ["fancy@4"], out_dir=tmp_path)
     with pytest.raises(ValueError, match="name each method once"):
         run_bench(["single"], "plain,plain", out_dir=tmp_path)
     with pytest.raises(ValueError, match="seeds 0"):

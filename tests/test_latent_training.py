@@ -101,10 +101,10 @@ def test_latent_model_trains_exports_and_loads_in_plain_diffusers(tmp_path, tiny
     assert bundle.text_length == 77
 
 
-def test_latent_model_refuses_region_batches(tmp_path, tiny_vae):
+def test_latent_model_refuses_region_batches_without_a_marker(tmp_path, tiny_vae):
     config = latent_config(tmp_path / "run", 2, tiny_vae)
     config.region_fraction = 0.5
-    with pytest.raises(ValueError, match="whole captions only"):
+    with pytest.raises(ValueError, match="need a region marker"):
         config.check()
 
 
@@ -135,13 +135,30 @@ def test_init_from_a_stable_diffusion_folder_of_ours(tmp_path, tiny_vae):
     assert saved.model.vae == str(folder / "vae") and saved.model.block_out_channels == (32, 32)
 
 
-def test_init_from_a_stable_diffusion_folder_refuses_region_batches(tmp_path, tiny_vae):
+def test_a_whole_caption_folder_is_taught_regions_with_a_marker(tmp_path, tiny_vae):
     train(latent_config(tmp_path / "run", 1, tiny_vae))
     folder = export_model(tmp_path / "run", tmp_path / "model")
     config = latent_config(tmp_path / "more", 1, tiny_vae)
     config.init_from, config.region_fraction = str(folder), 0.5
-    with pytest.raises(ValueError, match="whole captions only"):
+    with pytest.raises(ValueError, match="need a region marker"):
         train(config)
+    config = latent_config(tmp_path / "grounded", 2, tiny_vae)
+    config.init_from, config.region_fraction, config.region_marker = str(folder), 1.0, "region:"
+    train(config)
+    assert TrainConfig.saved(tmp_path / "grounded").model.region_prefix == "region:"
+    grounded = load_model(export_model(tmp_path / "grounded", tmp_path / "grounded-model"))
+    assert isinstance(grounded.codec, VaeCodec) and grounded.region_prefix == "region:"
+    assert load_model(folder).region_prefix == ""
+
+
+def test_a_broken_training_record_is_named(tmp_path, tiny_vae):
+    from compose.model.bundle import ModelLoadError
+
+    train(latent_config(tmp_path / "run", 1, tiny_vae))
+    folder = export_model(tmp_path / "run", tmp_path / "model")
+    (folder / "compose_training.json").write_text('{"training": []}')
+    with pytest.raises(ModelLoadError, match="compose_training.json: not a valid training record"):
+        load_model(folder)
 
 
 def test_export_finds_the_previous_checkpoint_after_a_stop_between_renames(tmp_path, tiny_vae):

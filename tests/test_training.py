@@ -243,6 +243,7 @@ def test_relabel_flag_is_checked(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["train", "--out", "unused", "--threads", "-1"], "--threads -1"),
     (["train", "--out", "unused", "--resume", "--relabel", "star=diamond"], "a resumed run keeps its own"),
+    (["train", "--out", "unused", "--resume", "--region-marker", "region:"], "a resumed run keeps its own"),
     (["train-vae", "--out", "unused", "--validate-every", "-1"], "--validate-every -1"),
     (["audit", "--compositional", "-1"], "--compositional -1"),
     (["generate", "a red circle", "--repair", "-1"], "--repair -1"),

@@ -15,6 +15,18 @@ from compose.bench.summary import IMAGES_DIR
 logger = logging.getLogger(__name__)
 
 WARM_UP_PROMPT = "a red circle"
+STEPS_MARK = "@"  # "compose@4": the compose method at 4 denoising steps, beside others in one run
+
+
+def method_and_steps(label: str, default: int) -> tuple[str, int]:
+    """A run's method label split into (method, steps): "compose@4" -> ("compose", 4); a bare name keeps the
+    run's step count. Labels with step counts put several counts side by side: the report's steps curve."""
+    method, mark, count = label.partition(STEPS_MARK)
+    if not mark:
+        return label, default
+    if not count.isdigit() or not 1 <= int(count) <= 1000:
+        raise ValueError(f"method {label!r}: after {STEPS_MARK!r} give a step count from 1 to 1000, e.g. compose@8")
+    return method, int(count)
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,7 @@ def run_jobs(jobs: list[Job], out: Path, target: Path, settings: dict[str, Any],
     generator = Generator(settings["model"] if settings["model"] != "bundled" else None, device=device,
                           sampler=settings["sampler"])
     generator.bundle.make_scheduler(settings["sampler"])  # an unknown sampler fails here, not per image
-    _warm_up(generator, sorted({job.method for job in jobs}), settings)
+    _warm_up(generator, sorted({method_and_steps(job.method, 1)[0] for job in jobs}), settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a", encoding="utf-8") as stream, \
             tqdm(total=len(jobs), desc="bench", unit="image", disable=not progress, dynamic_ncols=True) as bar:
@@ -79,10 +91,11 @@ def run_job(generator, job: Job, out: Path, settings: dict[str, Any]) -> dict[st
         "suite": item.suite, "index": item.index, "prompt": item.prompt, "method": job.method, "seed": job.seed,
         "layout_file": Path(item.source).name if item.layout is not None else None,
     }
+    method, steps = method_and_steps(job.method, settings["steps"])
     clock = time.perf_counter()
     try:
-        result = generator(prompt=item.prompt, layout=item.layout, method=job.method, seed=job.seed,
-                           steps=settings["steps"], guidance=settings["guidance"], size=settings["size"],
+        result = generator(prompt=item.prompt, layout=item.layout, method=method, seed=job.seed,
+                           steps=steps, guidance=settings["guidance"], size=settings["size"],
                            attention=bool(settings.get("attention")))
     except ValueError as error:
         logger.debug("%s %s seed %d failed: %s", item.suite, job.method, job.seed, error)

@@ -184,7 +184,52 @@ def write_plots(summary: Summary, records: list[dict[str, Any]], folder: Path) -
     figure.tight_layout()
     figure.savefig(folder / "stage_times.png")
     written.append(f"{PLOTS_DIR}/stage_times.png")
+    written.extend(_steps_curve_plot(summary, folder))
     return written
+
+
+def _steps_curves(summary: Summary) -> dict[str, list[tuple[int, str]]]:
+    """Method -> its (steps, label) pairs, fewest steps first, for methods the run drew at two or more
+    step counts ("compose@4", "compose@8", and a bare "compose" at the run's own count)."""
+    from compose.bench.jobs import method_and_steps
+
+    curves: dict[str, list[tuple[int, str]]] = {}
+    for label in summary.methods:
+        method, steps = method_and_steps(label, summary.settings["steps"])
+        curves.setdefault(method, []).append((steps, label))
+    return {method: sorted(points) for method, points in curves.items() if len({s for s, _ in points}) > 1}
+
+
+def _steps_curve_plot(summary: Summary, folder: Path) -> list[str]:
+    """Strict accuracy and median difference to a clean render against the step count, per method."""
+    from matplotlib.figure import Figure
+
+    curves = _steps_curves(summary)
+    if not curves:
+        return []
+    figure = Figure(figsize=(9, 3.6), dpi=110)
+    accuracy, fidelity = figure.subplots(1, 2)
+    for position, (method, points) in enumerate(curves.items()):
+        color = _method_color(method, position)
+        steps = [count for count, _ in points]
+        strict = [summary.overall[label]["strict"] for _, label in points]
+        accuracy.plot(steps, [100 * (value or 0.0) for value in strict], marker="o", color=color, label=method)
+        overall = summary.quality.get("overall", {})
+        render = [overall.get(label, {}).get("median_render_difference") for _, label in points]
+        fidelity.plot(steps, [value if value is not None else float("nan") for value in render], marker="o",
+                      color=color, label=method)
+    for axes, label in ((accuracy, "correct pictures, strict (%)"), (fidelity, "median difference to a clean render")):
+        axes.set_xscale("log", base=2)
+        axes.set_xlabel(f"denoising steps ({summary.settings.get('sampler', 'ddim')})")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    accuracy.set_ylim(0, 105)
+    fidelity.set_ylim(bottom=0)
+    figure.suptitle("Accuracy and picture quality against steps")
+    figure.tight_layout()
+    figure.savefig(folder / "steps_curve.png")
+    return [f"{PLOTS_DIR}/steps_curve.png"]
 
 
 def _write_references(summary: Summary, suites: list[Suite], folder: Path) -> dict[tuple[str, int], str]:

@@ -33,7 +33,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from compose.bench.jobs import Job, run_jobs
+from compose.bench.jobs import Job, method_and_steps, run_jobs
 from compose.bench.processes import Processes
 from compose.bench.results import collect_results, read_results, remove_parts, sort_key_factory, write_json, write_lines
 from compose.bench.selfcheck import DetectorSelfCheckError, detector_self_check
@@ -156,9 +156,11 @@ def _check_methods(methods: Iterable[str]) -> list[str]:
     method_list = list(methods)
     if not method_list:
         raise ValueError(f"methods: name at least one of {', '.join(METHODS)}")
-    for method in method_list:
+    for label in method_list:
+        method, _ = method_and_steps(label, 1)
         if method not in METHODS:
-            raise ValueError(f"method {method!r}: choose among {', '.join(METHODS)} (comma-separated)")
+            raise ValueError(f"method {label!r}: choose among {', '.join(METHODS)} (comma-separated; "
+                             f"NAME@N for N denoising steps)")
     if len(set(method_list)) != len(method_list):
         raise ValueError(f"methods {','.join(method_list)}: name each method once")
     return method_list
