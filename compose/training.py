@@ -34,8 +34,8 @@ import torch
 from compose.checkpoints import (checkpoint_folder, drop_log_after, has_checkpoint, load_optimizer_tensors,
                                  optimizer_tensors, read_checkpoint, read_saved_config, write_checkpoint)
 from compose.files import write_atomically
-from compose.model.bundle import (ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model, save_bundle,
-                                  save_stable_diffusion)
+from compose.model.bundle import (TRAINING_RECORD, ModelBundle, ShapesModelConfig, VaeCodec, build_shapes_model,
+                                  save_bundle, save_stable_diffusion)
 from compose.shapes.data import TRAINING_MIX, DataMix, sample_at, stream_seed
 
 logger = logging.getLogger(__name__)
@@ -710,11 +710,8 @@ def _initial_model(config: TrainConfig):
 
     start = load_model(config.init_from)
     architecture = start.info.get("architecture")
-    record = Path(config.init_from) / TRAINING_RECORD
-    if isinstance(start.codec, VaeCodec) and record.is_file():  # a Stable Diffusion-format model of ours
-        training = json.loads(record.read_text(encoding="utf-8"))["training"]
-        start.info["training"] = training
-        model = TrainConfig.from_dict({"output": "", "model": training["config"]["model"]}).model
+    if isinstance(start.codec, VaeCodec) and "training" in start.info:  # a Stable Diffusion-format model of ours
+        model = TrainConfig.from_dict({"output": "", "model": start.info["training"]["config"]["model"]}).model
         marker = model.region_prefix if config.region_marker is None else config.region_marker
         config.model = replace(model, vae=str(Path(config.init_from) / "vae"), region_prefix=marker)
         start.region_prefix = marker
@@ -756,8 +753,6 @@ def _hardware_name(device: torch.device, processes: int) -> str:
 
     return f"{processes} x CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
-
-TRAINING_RECORD = "compose_training.json"  # how a Stable Diffusion-format model was made, beside its parts
 
 
 def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = True) -> Path:

@@ -161,6 +161,17 @@ def test_a_broken_training_record_is_named(tmp_path, tiny_vae):
         load_model(folder)
 
 
+def test_a_stable_diffusion_folder_of_ours_names_its_default_steps(tmp_path, tiny_vae):
+    from compose.model.bundle import DEFAULT_STEPS, default_steps_of
+
+    train(latent_config(tmp_path / "run", 1, tiny_vae))
+    folder = export_model(tmp_path / "run", tmp_path / "model")
+    assert default_steps_of(folder) == load_model(folder).default_steps == DEFAULT_STEPS
+    record = folder / "compose_training.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "sampling": {"steps": 8}}))
+    assert default_steps_of(folder) == load_model(folder).default_steps == 8
+
+
 def test_export_finds_the_previous_checkpoint_after_a_stop_between_renames(tmp_path, tiny_vae):
     train(latent_config(tmp_path / "run", 1, tiny_vae))
     (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")

@@ -370,19 +370,26 @@ def caption_length(tokenizer) -> int:
     return length if length < 10_000 else SD_TEXT_LENGTH
 
 
-def _trained_region_marker(record: Path) -> str:
-    """The region marker a Stable Diffusion-format model of ours was trained with ("" when its record, the
-    compose_training.json that `compose export-model` writes, is absent or names none: a plain SD model)."""
+TRAINING_RECORD = "compose_training.json"  # how a Stable Diffusion-format model of ours was made, beside its parts
+
+
+def training_record(folder: Path) -> dict:
+    """The record `compose export-model` writes beside a Stable Diffusion-format model of ours ({} for a plain
+    SD folder): how it was trained, the region marker it learned (training.config.model.region_prefix) and,
+    when given, its default sampling ("sampling": {"steps": N}, as a bundled model's compose_model.json)."""
+    record = folder / TRAINING_RECORD
     if not record.is_file():
-        return ""
+        return {}
     try:
-        marker = json.loads(record.read_text(encoding="utf-8"))["training"]["config"]["model"].get("region_prefix", "")
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        marker = data["training"]["config"]["model"].get("region_prefix", "")
+        sampling_steps(data)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
-                             "training.config.model") from error
+                             "training.config.model, and sampling.steps from 1 to 1000 if it names one") from error
     if not isinstance(marker, str):
         raise ModelLoadError(f"{record}: training.config.model.region_prefix must be text, not {marker!r}")
-    return marker
+    return data
 
 
 def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str,
@@ -505,8 +512,11 @@ def default_steps_of(name_or_path: str | Path | None) -> int:
     without loading it: for settings that must be known before the weights are (the benchmark's run.json)."""
     path = BUNDLED_DIR if _is_bundled(name_or_path) else Path(name_or_path).expanduser()
     try:
+        if not (path / "compose_model.json").is_file():
+            return sampling_steps(training_record(path))
         return sampling_steps(json.loads((path / "compose_model.json").read_text(encoding="utf-8")))
-    # A Stable Diffusion folder, no model or a malformed one: DEFAULT_STEPS here, and loading says what is wrong.
+    # A plain Stable Diffusion folder, no model or a malformed one: DEFAULT_STEPS here, and loading says what
+    # is wrong.
     except (OSError, json.JSONDecodeError, AttributeError, ValueError):
         return DEFAULT_STEPS
 
@@ -576,7 +586,8 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
                      "tokenizer_2": _load_part(CLIPTokenizer.from_pretrained, path / "tokenizer_2", "second tokenizer"),
                      "zero_empty_negative": _pipeline_setting(path, "force_zeros_for_empty_prompt", True)}
         bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name, **extra)
-        bundle.region_prefix = _trained_region_marker(path / "compose_training.json")
+        bundle.info = training_record(path)
+        bundle.region_prefix = bundle.info["training"]["config"]["model"].get("region_prefix", "") if bundle.info else ""
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")
