@@ -147,3 +147,16 @@ def test_closed_form_erasure_on_the_bundled_model_leaves_no_star_and_keeps_circl
     kept = [read_drawn(generator(prompt=f"a {c} circle", method="plain", seed=s).image)[:2] for c, s in asked]
     assert kept == [("circle", c) for c, _ in asked]
     assert np.isfinite(report.moved)
+
+
+def test_the_untraining_flags_reach_the_config():
+    from compose.cli import _untrain_config, build_parser
+
+    args = build_parser().parse_args(["correct", "bundled", "--concept", "diamond", "--out", "unused",
+                                      "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
+                                      "--warmup-steps", "20", "--train", "cross-attention"])
+    config = _untrain_config(args)
+    assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
+        8, 2, 0.98, 20, "cross-attention")
+    assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
+                                                      "unused"])).monitor_steps == 25
