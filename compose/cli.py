@@ -421,6 +421,9 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
 
 # ---------------------------------------------------------------------------------------- the parser
 
+STEPS_HELP = "denoising steps (default: the model's own; shapes-v2: 8)"
+GUIDANCE_HELP = "classifier-free guidance scale (default: the model's own; shapes-v2: 4)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="compose", description="Compositional multi-object text-to-image generation: "
@@ -456,8 +459,8 @@ def _drawing_commands(commands) -> None:
                      help="compose (default: parse, plan, region-guided), plain (the whole prompt, no layout), "
                           "or a variant of compose (a stage or mechanism, for ablations)")
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
-    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--steps", type=int, default=None, help=STEPS_HELP)
+    sub.add_argument("--guidance", type=float, default=None, help=GUIDANCE_HELP)
     sub.add_argument("--repair", type=int, default=None, metavar="N", help="check the picture and repair what is "
                      "wrong, up to N rounds (compose methods; the rounds go into OUT.json; 0: no repair)")
     sub.add_argument("--negative", default=None, metavar="TEXT",
@@ -479,8 +482,8 @@ def _drawing_commands(commands) -> None:
     sub.add_argument("-o", "--output", type=Path, default=Path("explain.png"), metavar="OUT.png")
     sub.add_argument("--method", default="compose", choices=METHODS, help="default compose; plain to compare")
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
-    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--steps", type=int, default=None, help=STEPS_HELP)
+    sub.add_argument("--guidance", type=float, default=None, help=GUIDANCE_HELP)
     sub.add_argument("--sampler", default="ddim", choices=("ddim", "dpm", "euler"), help="default ddim")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
     sub.add_argument("--size", default=None, metavar="WxH", help="picture size; default the model's native size")
@@ -502,8 +505,8 @@ def _untraining_commands(commands) -> None:
                               "confusion matrices, per-concept accuracy")
     sub.add_argument("model", nargs="?", default=None, metavar="MODEL", help="'bundled' (default) or a model folder")
     sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt (default 4)")
-    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
-    sub.add_argument("--guidance", type=float, default=4.0)
+    sub.add_argument("--steps", type=int, default=None, help=STEPS_HELP)
+    sub.add_argument("--guidance", type=float, default=None, help=GUIDANCE_HELP)
     sub.add_argument("--threshold", type=float, default=0.8, help="flag concepts below this accuracy (default 0.8)")
     sub.add_argument("--compositional", type=int, default=0, metavar="N",
                      help="also N prompts of the two_object and counting suites with compose (default 0)")
@@ -543,8 +546,8 @@ def _bench_command(commands) -> None:
     sub.add_argument("--out", type=Path, default=Path("bench"), metavar="DIR",
                      help="where results.jsonl, summary.json, report.html and images/ go (default ./bench)")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out: draw only the missing pictures")
-    sub.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's own; shapes-v2: 8)")
-    sub.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sub.add_argument("--steps", type=int, default=None, help=STEPS_HELP)
+    sub.add_argument("--guidance", type=float, default=None, help=GUIDANCE_HELP)
     sub.add_argument("--sampler", default="ddim", help="ddim (default), dpm or euler")
     sub.add_argument("--model", default=None, metavar="NAME_OR_PATH", help="'bundled' (default) or a model folder")
     sub.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")

@@ -131,7 +131,7 @@ class Generator:
         return generator
 
     def __call__(self, prompt: str | None = None, layout: Layout | None = None, method: str = "compose",
-                 seed: int = 0, steps: int | None = None, guidance: float = 4.0, size: int | None = None,
+                 seed: int = 0, steps: int | None = None, guidance: float | None = None, size: int | None = None,
                  negative: str | None = None, background: str | None = None,
                  attention: bool = False, repair_rounds: int | None = None) -> GenerationResult:
         """Draw one picture. `negative` adds to the prompt's own negations; `background` overrides a
@@ -143,7 +143,8 @@ class Generator:
             raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if prompt is None and layout is None:
             raise ValueError("give a prompt or a layout file")
-        steps = self.bundle.steps_or_default(steps)  # the model's own default (shapes-v2: 8)
+        steps = self.bundle.steps_or_default(steps)  # the model's own defaults (shapes-v2: 8 steps, guidance 4)
+        guidance = self.bundle.guidance_or_default(guidance)
         if not 1 <= steps <= 1000:
             raise ValueError(f"--steps {steps}: give between 1 and 1000 denoising steps")
         if repair_rounds is not None and not 0 <= repair_rounds <= 10:

@@ -251,7 +251,7 @@ class ComposePipeline(DiffusionPipeline):
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
-                 negative_prompt: str | None = None, num_inference_steps: int | None = None, guidance_scale: float = 4.0,
+                 negative_prompt: str | None = None, num_inference_steps: int | None = None, guidance_scale: float | None = None,
                  generator: torch.Generator | list[torch.Generator] | None = None, height: int | None = None,
                  width: int | None = None, num_images_per_prompt: int = 1, output_type: str = "pil",
                  return_dict: bool = True, callback_on_step_end: Callable | None = None,
@@ -319,7 +319,7 @@ class ComposePipeline(DiffusionPipeline):
         return dataclasses.replace(output, images=images)
 
     def draw(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
-             seed: int | list[int] = 0, steps: int | None = None, guidance: float = 4.0, size: int | None = None,
+             seed: int | list[int] = 0, steps: int | None = None, guidance: float | None = None, size: int | None = None,
              config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
              plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
              progress: bool = False, attention: bool = False, checker: Checker | None = None,
@@ -331,7 +331,7 @@ class ComposePipeline(DiffusionPipeline):
         compose.regions.explain), at a small cost in time. With `config.repair_rounds` and a `checker`
         (compose.checking), every picture is checked and repaired (output.repairs)."""
         config = config or ComposeConfig()
-        steps = self.bundle.steps_or_default(steps)
+        steps, guidance = self.bundle.steps_or_default(steps), self.bundle.guidance_or_default(guidance)
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 

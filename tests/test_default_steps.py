@@ -33,3 +33,29 @@ def test_a_model_without_a_default_takes_25_and_a_malformed_one_is_refused(tiny_
             load_model(broken)
     meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 12}}))
     assert load_model(broken).default_steps == 12 and default_steps_of(broken) == 12
+
+
+def test_a_model_names_its_own_guidance_and_a_call_without_guidance_uses_it(tiny_model_folder, tmp_path):
+    from compose.generate import Generator
+    from compose.model.bundle import DEFAULT_GUIDANCE, default_guidance_of
+
+    assert load_model(tiny_model_folder).default_guidance == DEFAULT_GUIDANCE == 4.0
+    assert default_guidance_of(tiny_model_folder) == default_guidance_of("bundled") == 4.0
+    folder = tmp_path / "gentle"
+    shutil.copytree(tiny_model_folder, folder)
+    meta_file = folder / "compose_model.json"
+    meta = json.loads(meta_file.read_text())
+    for bad in (-1, 101, "2", True):
+        meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 4, "guidance": bad}}))
+        with pytest.raises(ModelLoadError, match="sampling.guidance must be a guidance scale from 0 to 100"):
+            load_model(folder)
+        assert default_guidance_of(folder) == 4.0, "loading, not this, names a malformed description"
+    meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 4, "guidance": 1.5}}))
+    assert default_guidance_of(folder) == 1.5
+    generator = Generator(str(folder))
+    assert generator.bundle.default_guidance == 1.5
+    drawn = generator(prompt="a red circle", seed=0)
+    assert (drawn.steps, drawn.guidance) == (4, 1.5)
+    assert generator(prompt="a red circle", seed=0, guidance=3.0).guidance == 3.0
+    plain = generator(prompt="a red circle", seed=0, method="plain")
+    assert plain.guidance == 1.5

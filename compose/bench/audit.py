@@ -121,7 +121,8 @@ def read_drawn(image: np.ndarray) -> tuple[str, str, int]:
     return largest.shape, largest.color, len(found)
 
 
-def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, guidance: float = 4.0, threshold: float = 0.8,
+def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, guidance: float | None = None,
+          threshold: float = 0.8,
           compositional: int = 0, generator=None, progress: bool = False) -> AuditReport:
     """Audit `model` (see the module docstring); `compositional`: prompts per compositional suite (0: none).
     `generator`: a loaded compose.generate.Generator to reuse (else one is loaded for `model`)."""
@@ -139,7 +140,7 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
         from compose.generate import Generator
 
         generator = Generator(model)
-    steps = generator.bundle.steps_or_default(steps)
+    steps, guidance = generator.bundle.steps_or_default(steps), generator.bundle.guidance_or_default(guidance)
     cases = [(shape, color, size, seed) for shape in world.SHAPES for color in world.PALETTE for size in SIZE_WORDS
              for seed in range(seeds)]
     readings = []

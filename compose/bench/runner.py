@@ -50,7 +50,7 @@ SELF_CHECK_SHOWN = 8  # failures named in a self-check error
 
 def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("compose", "plain"), seeds: int = 4,
               out_dir: str | os.PathLike = "bench", model: str | os.PathLike | None = None, steps: int | None = None,
-              guidance: float = 4.0, sampler: str = "ddim", seed: int = 0, resume: bool = False,
+              guidance: float | None = None, sampler: str = "ddim", seed: int = 0, resume: bool = False,
               limit: int | None = None, progress: bool = True, device: str | None = None,
               size: int | None = None, attention: bool = False) -> Summary:
     """Run the benchmark suites with each method side by side and write results, summary and report.
@@ -67,10 +67,12 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
     Raises ValueError for bad inputs, an out_dir that already holds a run (without `resume`) or one
     run with other settings, and DetectorSelfCheckError when the detector misjudges a ground truth."""
     method_list = _check_methods(methods)
-    if steps is None:
-        from compose.model.bundle import default_steps_of
+    from compose.model.bundle import default_guidance_of, default_steps_of
 
+    if steps is None:
         steps = default_steps_of(model)  # the model's own default (shapes-v2: 8), recorded in run.json
+    if guidance is None:
+        guidance = default_guidance_of(model)
     for name, value, low in (("seeds", seeds, 1), ("seed", seed, 0), ("steps", steps, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} {value!r}: give a whole number >= {low}")

@@ -173,6 +173,15 @@ class ModelBundle:
         return self.default_steps if steps is None else steps
 
     @property
+    def default_guidance(self) -> float:
+        """Classifier-free guidance when a call names none: the model's own ("sampling": {"guidance": G},
+        measured for it; shapes-v3: 1.5 ...), else DEFAULT_GUIDANCE."""
+        return sampling_guidance(self.info)
+
+    def guidance_or_default(self, guidance: float | None) -> float:
+        return self.default_guidance if guidance is None else guidance
+
+    @property
     def device(self) -> torch.device:
         return next(self.unet.parameters()).device
 
@@ -272,6 +281,7 @@ class ModelBundle:
 # Stable Diffusion's noise schedule ("scaled_linear", betas 0.00085 to 0.012 over 1000 steps).
 SD_BETAS = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
 DEFAULT_STEPS = 25  # denoising steps for a model that names no default of its own (a Stable Diffusion folder)
+DEFAULT_GUIDANCE = 4.0  # classifier-free guidance scale for a model that names none of its own
 SD_TEXT_LENGTH = 77  # CLIP's context, as every Stable Diffusion text encoder has
 SD_PHRASE_LENGTH = 20  # what load_model gives a Stable Diffusion folder's region phrases
 
@@ -384,9 +394,10 @@ def training_record(folder: Path) -> dict:
         data = json.loads(record.read_text(encoding="utf-8"))
         marker = data["training"]["config"]["model"].get("region_prefix", "")
         sampling_steps(data)
+        sampling_guidance(data)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
-                             "training.config.model, and sampling.steps from 1 to 1000 if it names one") from error
+                             "training.config.model, and sampling.steps (1 to 1000) and sampling.guidance (0 to 100) if it names them") from error
     if not isinstance(marker, str):
         raise ModelLoadError(f"{record}: training.config.model.region_prefix must be text, not {marker!r}")
     return data
@@ -507,18 +518,43 @@ def _is_bundled(name_or_path) -> bool:
     return name_or_path in (None, "bundled", BUNDLED_NAME)
 
 
-def default_steps_of(name_or_path: str | Path | None) -> int:
-    """A model's default denoising steps (ModelBundle.default_steps) read from its description alone,
-    without loading it: for settings that must be known before the weights are (the benchmark's run.json)."""
+def sampling_guidance(meta: dict) -> float:
+    """The default guidance scale a model description names ("sampling": {"guidance": G}), DEFAULT_GUIDANCE
+    when it names none; ValueError for anything but a number from 0 to 100."""
+    sampling = meta.get("sampling")
+    guidance = sampling.get("guidance", DEFAULT_GUIDANCE) if isinstance(sampling, dict) else DEFAULT_GUIDANCE
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 100:
+        raise ValueError(f"sampling.guidance must be a guidance scale from 0 to 100, not {guidance!r}")
+    return float(guidance)
+
+
+def _description_of(name_or_path: str | Path | None) -> dict:
+    """A model's compose_model.json, or the training record of a Stable Diffusion folder of ours, read without
+    loading the weights; {} for a plain SD folder, no model or a malformed one (loading says what is wrong)."""
     path = BUNDLED_DIR if _is_bundled(name_or_path) else Path(name_or_path).expanduser()
     try:
         if not (path / "compose_model.json").is_file():
-            return sampling_steps(training_record(path))
-        return sampling_steps(json.loads((path / "compose_model.json").read_text(encoding="utf-8")))
-    # A plain Stable Diffusion folder, no model or a malformed one: DEFAULT_STEPS here, and loading says what
-    # is wrong.
-    except (OSError, json.JSONDecodeError, AttributeError, ValueError):
+            return training_record(path)
+        return json.loads((path / "compose_model.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, ValueError):
+        return {}
+
+
+def default_steps_of(name_or_path: str | Path | None) -> int:
+    """A model's default denoising steps (ModelBundle.default_steps) read from its description alone,
+    without loading it: for settings that must be known before the weights are (the benchmark's run.json)."""
+    try:
+        return sampling_steps(_description_of(name_or_path))
+    except (AttributeError, ValueError):
         return DEFAULT_STEPS
+
+
+def default_guidance_of(name_or_path: str | Path | None) -> float:
+    """A model's default guidance scale (ModelBundle.default_guidance), read as default_steps_of reads steps."""
+    try:
+        return sampling_guidance(_description_of(name_or_path))
+    except (AttributeError, ValueError):
+        return DEFAULT_GUIDANCE
 
 
 def _load_model(name_or_path, device, dtype) -> ModelBundle:
@@ -559,6 +595,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
             world = meta.get("world")
             try:
                 sampling_steps(meta)
+                sampling_guidance(meta)
             except ValueError as error:
                 raise ModelLoadError(f"{meta_file}: {error}") from error
             if world is not None and not isinstance(world, dict):
