@@ -218,8 +218,10 @@ def _steps_curve_plot(summary: Summary, folder: Path) -> list[str]:
         render = [overall.get(label, {}).get("median_render_difference") for _, label in points]
         fidelity.plot(steps, [value if value is not None else float("nan") for value in render], marker="o",
                       color=color, label=method)
+    counts = sorted({count for points in curves.values() for count, _ in points})
     for axes, label in ((accuracy, "correct pictures, strict (%)"), (fidelity, "median difference to a clean render")):
         axes.set_xscale("log", base=2)
+        axes.set_xticks(counts, [str(count) for count in counts])
         axes.set_xlabel(f"denoising steps ({summary.settings.get('sampler', 'ddim')})")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
