@@ -97,7 +97,8 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
     `recorder`, if given, sums every cross-attention layer's probabilities over the steps (nothing is
     recorded, and nothing costs, without one).
     `callback_on_step_end(step_index, timestep, {"latents": latents})` in diffusers' form may return
-    {"latents": ...} to replace them. Returns the final samples."""
+    {"latents": ...} to replace them. At guidance 1 (no guidance) only the conditional half is computed,
+    unless attention is recorded. Returns the final samples."""
     batch = latents.shape[0]
     condition = condition.to(bundle.device, bundle.dtype)
     uncondition = uncondition.to(bundle.device, bundle.dtype)
@@ -114,11 +115,16 @@ def denoise(bundle, scheduler, latents: torch.Tensor, condition: torch.Tensor, u
             step_control = control(index) if callable(control) else control
             if recorder is not None:
                 step_control = replace(step_control or RegionControl(), recorder=recorder)
-            model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
-            prediction = bundle.unet(model_input, timestep, encoder_hidden_states=context,
-                                     cross_attention_kwargs=region_kwargs(step_control)).sample
-            unconditional, conditional = prediction.chunk(2)
-            guided = unconditional + guidance * (conditional - unconditional)
+            if guidance == 1 and recorder is None:  # no guidance: the conditional prediction alone, half the work
+                half = step_control.conditional_half() if step_control is not None else None
+                guided = bundle.unet(scheduler.scale_model_input(latents, timestep), timestep,
+                                     encoder_hidden_states=condition, cross_attention_kwargs=region_kwargs(half)).sample
+            else:
+                model_input = scheduler.scale_model_input(torch.cat([latents, latents]), timestep)
+                prediction = bundle.unet(model_input, timestep, encoder_hidden_states=context,
+                                         cross_attention_kwargs=region_kwargs(step_control)).sample
+                unconditional, conditional = prediction.chunk(2)
+                guided = unconditional + guidance * (conditional - unconditional)
             # 2. The scheduler's step.
             latents = scheduler.step(guided, timestep, latents).prev_sample
             # 3. The blend: stage 2 keeps the rest of the picture as stage 1 left it; LMD pastes objects in.

@@ -117,3 +117,26 @@ def test_guided_and_bounded_methods_draw_deterministic_pictures(config, tmp_path
     assert not np.array_equal(first, stage_one), "the mechanism changes the picture"
     batched = pipeline.draw(prompt=[prompt, "a red circle and two blue squares"], seed=[3, 4], steps=4, config=config)
     assert np.abs(batched.images[0].astype(int) - first.astype(int)).max() <= 2, "a batch item draws as alone"
+
+
+def test_guidance_one_skips_the_unconditional_half_and_draws_the_same(tiny_model_folder):
+    import numpy as np
+
+    from compose.generate import Generator
+    from compose.sampling import generate_plain
+
+    generator = Generator(str(tiny_model_folder))
+    calls = []
+    unet = generator.bundle.unet
+    hook = unet.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    try:
+        for prompt, method in (("a red circle to the left of a blue square", "compose"), ("a red circle", "plain")):
+            calls.clear()
+            alone = generator(prompt=prompt, method=method, seed=3, steps=3, guidance=1.0).image
+            assert calls == [1, 1, 1], f"{method}: one picture per call, not the doubled batch"
+            doubled = generator(prompt=prompt, method=method, seed=3, steps=3, guidance=1.0 + 1e-7).image
+            assert calls[3:] == [2, 2, 2]
+            assert np.abs(alone.astype(int) - doubled.astype(int)).max() <= 1, method
+    finally:
+        hook.remove()
+    assert generate_plain(generator.bundle, ["a red circle"], [0], steps=2, guidance=1.0)[0].shape[-1] == 3

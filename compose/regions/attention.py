@@ -117,6 +117,15 @@ class RegionControl:
             self._cache[key] = (pooled / pooled.sum(dim=1, keepdim=True).clamp_min(1e-8)).to(dtype)
         return self._cache[key]
 
+    def conditional_half(self) -> RegionControl:
+        """The same control for the conditional half of the guidance-doubled batch alone (a call without
+        guidance, where the unconditional prediction is not needed)."""
+        def half(tensor):
+            return None if tensor is None else tensor[tensor.shape[0] // 2:]
+
+        return RegionControl(coverage=half(self.coverage), subjects=half(self.subjects), recorder=self.recorder,
+                             groups=half(self.groups), group_length=self.group_length)
+
     def self_bias(self, query_length: int, batch: int, device, dtype) -> torch.Tensor | None:
         if self.subjects is None:
             return None
