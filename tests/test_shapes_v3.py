@@ -1,6 +1,6 @@
 """shapes-v3 (models/shapes-v3), a latent model of the shapes world taught regions (issue 17): shapes-sd's
 VAE, UNet and text encoder fine-tuned on region-masked batches behind the "region:" marker. It loads by
-path with its own defaults (8 trailing DDIM steps, guidance 1), diffusers loads it with no compose code,
+path with its own defaults (2 trailing DDIM steps, guidance 1), diffusers loads it with no compose code,
 and compose's region-masked pictures are right and clean: the issue's fidelity goals (median <= 4 levels
 of 255 from a clean render of what was read, <= 1 level off white) checked on prompts written for this
 test, not taken from the benchmark suites."""
@@ -26,8 +26,8 @@ def test_it_loads_with_its_own_defaults_and_marker():
     bundle = load_model(str(MODEL))
     assert isinstance(bundle.codec, VaeCodec) and bundle.native_size == 128
     assert bundle.region_prefix == "region:"
-    assert (bundle.default_steps, bundle.default_guidance) == (8, 1.0)
-    assert (default_steps_of(MODEL), default_guidance_of(MODEL)) == (8, 1.0)
+    assert (bundle.default_steps, bundle.default_guidance) == (2, 1.0)
+    assert (default_steps_of(MODEL), default_guidance_of(MODEL)) == (2, 1.0)
     assert bundle.scheduler_config["timestep_spacing"] == "trailing"
 
 
