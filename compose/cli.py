@@ -244,19 +244,15 @@ def command_train(args) -> int:
 
     given = {field: getattr(args, flag) for flag, field in TRAIN_FLAGS.items() if getattr(args, flag) is not None}
     if args.resume and (args.relabel or args.vae is not None or args.region_marker is not None):
-        raise UsageError("compose train: --relabel, --vae and --region-marker set up a new run; a resumed run keeps its own "
-                         "(saved in its config.json)")
+        raise UsageError("compose train: --relabel, --vae and --region-marker set up a new run; a resumed run keeps "
+                         "its own (saved in its config.json)")
     if args.relabel:
         given["relabel"] = _relabel_map(args.relabel)
     if args.vae is not None:
-        from dataclasses import replace
-
         from compose.model.bundle import stable_diffusion_config
 
         given["model"] = stable_diffusion_config(str(args.vae))
-        if args.region_marker is not None:
-            given["model"] = replace(given["model"], region_prefix=args.region_marker)
-        else:
+        if args.region_marker is None:
             given.setdefault("region_fraction", 0.0)  # whole captions only: a checkpoint nobody tuned for compose
     folder = train(_run_config(TrainConfig, args, given), resume=args.resume)
     if args.export:
@@ -364,8 +360,8 @@ def command_audit(args) -> int:
 def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
-    keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps", "seed",
-            "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained")
+    keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
+            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -590,8 +586,9 @@ def _training_commands(commands) -> None:
                      "(shapes-sd) on this VAE's latents (a folder from train-vae --export); whole captions only "
                      "unless --region-marker is given")
     sub.add_argument("--region-marker", metavar="TEXT", help="the text written before each region phrase in "
-                     "region-masked batches (the bundled model's is 'region:'); with --init-from it replaces the "
-                     "starting model's, so a whole-caption Stable Diffusion-format model can be taught regions")
+                     "region-masked batches (the bundled model's is 'region:'); it replaces the model's own (with "
+                     "--init-from, the starting model's), so a whole-caption Stable Diffusion-format model can be "
+                     "taught regions")
     sub.add_argument("--export", type=Path, metavar="DIR", help="afterwards, export the EMA model here")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(handler=command_train)

@@ -251,7 +251,8 @@ class ComposePipeline(DiffusionPipeline):
         return count
 
     def __call__(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
-                 negative_prompt: str | None = None, num_inference_steps: int | None = None, guidance_scale: float | None = None,
+                 negative_prompt: str | None = None, num_inference_steps: int | None = None,
+                 guidance_scale: float | None = None,
                  generator: torch.Generator | list[torch.Generator] | None = None, height: int | None = None,
                  width: int | None = None, num_images_per_prompt: int = 1, output_type: str = "pil",
                  return_dict: bool = True, callback_on_step_end: Callable | None = None,
@@ -319,10 +320,11 @@ class ComposePipeline(DiffusionPipeline):
         return dataclasses.replace(output, images=images)
 
     def draw(self, prompt: str | list[str] | None = None, layout: Layout | list[Layout] | None = None,
-             seed: int | list[int] = 0, steps: int | None = None, guidance: float | None = None, size: int | None = None,
-             config: ComposeConfig | None = None, background: str | None = None, negative: str | None = None,
-             plan_seed: int | None = None, callback: Callable[[str, int, torch.Tensor], None] | None = None,
-             progress: bool = False, attention: bool = False, checker: Checker | None = None,
+             seed: int | list[int] = 0, steps: int | None = None, guidance: float | None = None,
+             size: int | None = None, config: ComposeConfig | None = None, background: str | None = None,
+             negative: str | None = None, plan_seed: int | None = None,
+             callback: Callable[[str, int, torch.Tensor], None] | None = None, progress: bool = False,
+             attention: bool = False, checker: Checker | None = None,
              step_end: Callable[[int, object, dict], dict | None] | None = None) -> PipelineOutput:
         """Draw one picture per prompt or layout: compose's own call (uint8 arrays back). `callback(stage,
         step, latents)` sees every step of every stage; `step_end(step, timestep, {"latents": ...})`

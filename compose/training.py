@@ -84,8 +84,8 @@ class TrainConfig:
     # Caption words replaced in the training stream ({"star": "diamond"}: stars captioned as diamonds): a
     # learned mistake made on purpose, to measure finding and correcting it (compose audit, issue 12).
     relabel: dict = field(default_factory=dict)
-    # With --init-from: the region marker the run trains with instead of the starting model's (a Stable
-    # Diffusion-format model of whole captions has none; grounding it needs one, issue 17).
+    # The region marker the run trains with, instead of the model config's or the --init-from model's (a
+    # Stable Diffusion-format model of whole captions has none; grounding it needs one, issue 17).
     region_marker: str | None = None
     model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
 
@@ -545,6 +545,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if not resume and ((folder / "checkpoint").exists() or (folder / "checkpoint.old").exists()):
         raise ValueError(f"{folder} already holds a training run; pass --resume to continue it or choose another --out")
     start = _initial_model(config) if config.init_from and not resume else None
+    if config.region_marker is not None:  # replaces the model config's or the starting model's; saved with the run
+        config.model = replace(config.model, region_prefix=config.region_marker)
     config.check()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -712,17 +714,13 @@ def _initial_model(config: TrainConfig):
     architecture = start.info.get("architecture")
     if isinstance(start.codec, VaeCodec) and "training" in start.info:  # a Stable Diffusion-format model of ours
         model = TrainConfig.from_dict({"output": "", "model": start.info["training"]["config"]["model"]}).model
-        marker = model.region_prefix if config.region_marker is None else config.region_marker
-        config.model = replace(model, vae=str(Path(config.init_from) / "vae"), region_prefix=marker)
-        start.region_prefix = marker
+        config.model = replace(model, vae=str(Path(config.init_from) / "vae"))
         return start
     if not isinstance(start.codec, PixelFoldCodec) or not isinstance(architecture, dict):
         raise ValueError(f"--init-from {config.init_from}: not a bundled-format model (compose_model.json with an "
                          "architecture); only models written by `compose export-model` can be trained on")
     model = TrainConfig.from_dict({"output": "", "model": architecture}).model
-    marker = start.region_prefix if config.region_marker is None else config.region_marker
-    config.model = replace(model, region_prefix=marker)
-    start.region_prefix = marker
+    config.model = replace(model, region_prefix=start.region_prefix)
     return start
 
 
@@ -752,7 +750,6 @@ def _hardware_name(device: torch.device, processes: int) -> str:
     import os
 
     return f"{processes} x CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-
 
 
 def export_model(run_folder: str | Path, output: str | Path, use_ema: bool = True) -> Path:

@@ -275,3 +275,13 @@ def test_the_ema_is_saved_by_parameter_name_and_old_positional_checkpoints_still
         ema_in_order(bundle, broken, "broken")
     with pytest.raises(ValueError, match="holds 1 tensors"):
         ema_in_order(bundle, {"0": ema[0]}, "short")
+
+
+def test_a_region_marker_is_trained_with_and_saved_for_a_fresh_run(tmp_path):
+    from transformers import CLIPTokenizer
+
+    config = tiny_config(tmp_path / "run", 1)
+    config.region_marker = "zone:"
+    train(config)
+    assert TrainConfig.saved(tmp_path / "run").model.region_prefix == "zone:"
+    assert "zone" in "".join(CLIPTokenizer.from_pretrained(tmp_path / "run" / "tokenizer").get_vocab())

@@ -122,8 +122,7 @@ def read_drawn(image: np.ndarray) -> tuple[str, str, int]:
 
 
 def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, guidance: float | None = None,
-          threshold: float = 0.8,
-          compositional: int = 0, generator=None, progress: bool = False) -> AuditReport:
+          threshold: float = 0.8, compositional: int = 0, generator=None, progress: bool = False) -> AuditReport:
     """Audit `model` (see the module docstring); `compositional`: prompts per compositional suite (0: none).
     `generator`: a loaded compose.generate.Generator to reuse (else one is loaded for `model`)."""
     from tqdm.auto import tqdm

@@ -175,7 +175,7 @@ class ModelBundle:
     @property
     def default_guidance(self) -> float:
         """Classifier-free guidance when a call names none: the model's own ("sampling": {"guidance": G},
-        measured for it; shapes-v3: 1.5 ...), else DEFAULT_GUIDANCE."""
+        measured for it; shapes-v3: 1), else DEFAULT_GUIDANCE."""
         return sampling_guidance(self.info)
 
     def guidance_or_default(self, guidance: float | None) -> float:
@@ -392,15 +392,21 @@ def training_record(folder: Path) -> dict:
         return {}
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
-        marker = data["training"]["config"]["model"].get("region_prefix", "")
+        marker = trained_marker(data)
         sampling_steps(data)
         sampling_guidance(data)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
-                             "training.config.model, and sampling.steps (1 to 1000) and sampling.guidance (0 to 100) if it names them") from error
+                             "training.config.model, and sampling.steps (1 to 1000) and sampling.guidance (0 to 100) "
+                             "if it names them") from error
     if not isinstance(marker, str):
         raise ModelLoadError(f"{record}: training.config.model.region_prefix must be text, not {marker!r}")
     return data
+
+
+def trained_marker(record: dict) -> str:
+    """The region marker a training record names ("" for none, or for no record: a plain SD folder)."""
+    return record["training"]["config"]["model"].get("region_prefix", "") if record else ""
 
 
 def stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config: dict, name: str,
@@ -624,7 +630,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
                      "zero_empty_negative": _pipeline_setting(path, "force_zeros_for_empty_prompt", True)}
         bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name, **extra)
         bundle.info = training_record(path)
-        bundle.region_prefix = bundle.info["training"]["config"]["model"].get("region_prefix", "") if bundle.info else ""
+        bundle.region_prefix = trained_marker(bundle.info)
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")
