@@ -417,8 +417,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
 
 # ---------------------------------------------------------------------------------------- the parser
 
-STEPS_HELP = "denoising steps (default: the model's own; shapes-v2: 8)"
-GUIDANCE_HELP = "classifier-free guidance scale (default: the model's own; shapes-v2: 4)"
+STEPS_HELP = "denoising steps (default: the model's own; the bundled shapes-v3: 2)"
+GUIDANCE_HELP = "classifier-free guidance scale (default: the model's own; the bundled shapes-v3: 1)"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -143,8 +143,9 @@ class Generator:
             raise ValueError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if prompt is None and layout is None:
             raise ValueError("give a prompt or a layout file")
-        steps = self.bundle.steps_or_default(steps)  # the model's own defaults (shapes-v2: 8 steps, guidance 4)
-        guidance = self.bundle.guidance_or_default(guidance)
+        # The model's own defaults for the method (shapes-v3: 2 steps, guidance 1; plain 25 steps, guidance 4).
+        steps = self.bundle.steps_or_default(steps, method)
+        guidance = self.bundle.guidance_or_default(guidance, method)
         if not 1 <= steps <= 1000:
             raise ValueError(f"--steps {steps}: give between 1 and 1000 denoising steps")
         if repair_rounds is not None and not 0 <= repair_rounds <= 10:

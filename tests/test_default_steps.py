@@ -8,14 +8,14 @@ import pytest
 from compose.model.bundle import DEFAULT_STEPS, ModelLoadError, default_steps_of, load_model
 
 
-def test_the_bundled_model_names_8_trailing_steps_and_a_call_without_steps_uses_them():
+def test_the_bundled_model_names_2_trailing_steps_and_a_call_without_steps_uses_them():
     from compose.generate import Generator
 
-    assert default_steps_of("bundled") == 8
+    assert default_steps_of("bundled") == 2
     generator = Generator()
-    assert generator.bundle.default_steps == 8
+    assert generator.bundle.default_steps == 2
     assert generator.bundle.scheduler_config["timestep_spacing"] == "trailing"
-    assert generator(prompt="a red circle", seed=0).steps == 8
+    assert generator(prompt="a red circle", seed=0).steps == 2
     assert generator(prompt="a red circle", seed=0, steps=3).steps == 3, "--steps still draws any count"
 
 
@@ -40,7 +40,7 @@ def test_a_model_names_its_own_guidance_and_a_call_without_guidance_uses_it(tiny
     from compose.model.bundle import DEFAULT_GUIDANCE, default_guidance_of
 
     assert load_model(tiny_model_folder).default_guidance == DEFAULT_GUIDANCE == 4.0
-    assert default_guidance_of(tiny_model_folder) == default_guidance_of("bundled") == 4.0
+    assert default_guidance_of(tiny_model_folder) == 4.0 and default_guidance_of("bundled") == 1.0
     folder = tmp_path / "gentle"
     shutil.copytree(tiny_model_folder, folder)
     meta_file = folder / "compose_model.json"
@@ -59,3 +59,33 @@ def test_a_model_names_its_own_guidance_and_a_call_without_guidance_uses_it(tiny
     assert generator(prompt="a red circle", seed=0, guidance=3.0).guidance == 3.0
     plain = generator(prompt="a red circle", seed=0, method="plain")
     assert plain.guidance == 1.5
+
+
+def test_a_model_may_name_other_defaults_for_the_plain_method(tiny_model_folder, tmp_path):
+    """shapes-v3's case: compose at 2 steps without guidance, whole prompts (plain) at 25 steps, guidance 4."""
+    from compose.generate import Generator
+
+    folder = tmp_path / "two-defaults"
+    shutil.copytree(tiny_model_folder, folder)
+    meta_file = folder / "compose_model.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 2, "guidance": 1.0,
+                                                          "plain": {"steps": 5, "guidance": 3.0}}}))
+    generator = Generator(str(folder))
+    composed = generator(prompt="a red circle", seed=0)
+    plain = generator(prompt="a red circle", seed=0, method="plain")
+    assert (composed.steps, composed.guidance, plain.steps, plain.guidance) == (2, 1.0, 5, 3.0)
+    assert generator(prompt="a red circle", seed=0, method="plain", steps=3, guidance=2.0).steps == 3
+    assert default_steps_of(folder) == 2, "the benchmark's run-level default is the compose method's"
+    for bad in ("25", {"steps": 0}, {"guidance": -1}):
+        meta_file.write_text(json.dumps({**meta, "sampling": {"steps": 2, "plain": bad}}))
+        with pytest.raises(ModelLoadError, match="sampling.plain must be an object|sampling.steps|sampling.guidance"):
+            load_model(folder)
+
+
+def test_the_bundled_model_draws_whole_prompts_at_its_plain_defaults():
+    from compose.model.bundle import load_model as load
+
+    bundle = load("bundled")
+    assert (bundle.steps_or_default(None, "plain"), bundle.guidance_or_default(None, "plain")) == (25, 4.0)
+    assert (bundle.steps_or_default(None), bundle.guidance_or_default(None)) == (2, 1.0)

@@ -1,6 +1,7 @@
-"""shapes-v3 (models/shapes-v3), a latent model of the shapes world taught regions (issue 17): shapes-sd's
-VAE, UNet and text encoder fine-tuned on region-masked batches behind the "region:" marker. It loads by
-path with its own defaults (2 trailing DDIM steps, guidance 1), diffusers loads it with no compose code,
+"""shapes-v3 (compose/bundled/shapes-v3, the bundled model since 2026-12-02), a latent model of the shapes
+world taught regions (issue 17): shapes-sd's VAE, UNet and text encoder fine-tuned on region-masked batches
+behind the "region:" marker. It loads as "bundled" and by path with its own defaults (2 trailing DDIM
+steps, guidance 1) and the shapes world declared, diffusers loads it with no compose code,
 and compose's region-masked pictures are right and clean: the issue's fidelity goals (median <= 4 levels
 of 255 from a clean render of what was read, <= 1 level off white) checked on prompts written for this
 test, not taken from the benchmark suites."""
@@ -8,27 +9,34 @@ test, not taken from the benchmark suites."""
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
-
 import pytest
 
-MODEL = Path(__file__).resolve().parents[1] / "models" / "shapes-v3"
+from compose.model.bundle import BUNDLED_DIR as MODEL
 SCENES = ["a yellow square to the right of a purple circle", "three red stars", "a blue diamond below a green star",
           "two orange circles and a blue triangle", "a purple square above two yellow triangles",
           "a green diamond to the left of a red square"]
 
-pytestmark = pytest.mark.skipif(not (MODEL / "unet").is_dir(), reason="models/shapes-v3 is not in this checkout")
 
+def test_it_loads_as_bundled_and_by_path_with_its_own_defaults_marker_and_world():
+    from compose.model.bundle import (BUNDLED_NAME, SHAPES_WORLD, VaeCodec, default_guidance_of, default_steps_of,
+                                      load_model)
 
-def test_it_loads_with_its_own_defaults_and_marker():
-    from compose.model.bundle import VaeCodec, default_guidance_of, default_steps_of, load_model
-
-    bundle = load_model(str(MODEL))
-    assert isinstance(bundle.codec, VaeCodec) and bundle.native_size == 128
-    assert bundle.region_prefix == "region:"
-    assert (bundle.default_steps, bundle.default_guidance) == (2, 1.0)
+    assert BUNDLED_NAME == "shapes-v3" and MODEL.name == BUNDLED_NAME
+    for bundle in (load_model("bundled"), load_model(str(MODEL))):
+        assert isinstance(bundle.codec, VaeCodec) and bundle.native_size == 128
+        assert bundle.region_prefix == "region:"
+        assert (bundle.default_steps, bundle.default_guidance) == (2, 1.0)
+        assert bundle.scheduler_config["timestep_spacing"] == "trailing"
+        assert bundle.world == SHAPES_WORLD, "trained on the shapes world: background phrases left out"
     assert (default_steps_of(MODEL), default_guidance_of(MODEL)) == (2, 1.0)
-    assert bundle.scheduler_config["timestep_spacing"] == "trailing"
+    assert (default_steps_of("bundled"), default_guidance_of("bundled")) == (2, 1.0)
+
+
+def test_the_formerly_bundled_name_says_where_the_model_went():
+    from compose.model.bundle import ModelLoadError, load_model
+
+    with pytest.raises(ModelLoadError, match="shapes-v2 is no longer bundled: the repository keeps it in models/"):
+        load_model("shapes-v2")
 
 
 def test_compose_pictures_are_right_and_clean():

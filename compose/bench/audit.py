@@ -139,7 +139,7 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
         from compose.generate import Generator
 
         generator = Generator(model)
-    steps, guidance = generator.bundle.steps_or_default(steps), generator.bundle.guidance_or_default(guidance)
+    # steps and guidance None: each method at the model's own defaults (the plain method's, when it names them).
     cases = [(shape, color, size, seed) for shape in world.SHAPES for color in world.PALETTE for size in SIZE_WORDS
              for seed in range(seeds)]
     readings = []
@@ -154,7 +154,7 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
     return report
 
 
-def _compositional(generator, per_suite: int, seeds: int, steps: int, guidance: float) -> dict:
+def _compositional(generator, per_suite: int, seeds: int, steps: int | None, guidance: float | None) -> dict:
     from compose.bench.suites import load_suite
     from compose.shapes.detect import detect
     from compose.shapes.score import score

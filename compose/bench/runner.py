@@ -70,7 +70,7 @@ def run_bench(suites: Iterable[str] | None = None, methods: Iterable[str] = ("co
     from compose.model.bundle import default_guidance_of, default_steps_of
 
     if steps is None:
-        steps = default_steps_of(model)  # the model's own default (shapes-v2: 8), recorded in run.json
+        steps = default_steps_of(model)  # the model's own default (shapes-v3: 2), recorded in run.json
     if guidance is None:
         guidance = default_guidance_of(model)
     for name, value, low in (("seeds", seeds, 1), ("seed", seed, 0), ("steps", steps, 1)):

@@ -24,8 +24,12 @@ from compose.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_NAME = "shapes-v2"
-# The world every pixel-fold model of this project is trained on (shapes world spec v1): one white canvas.
+# The model shipped in the package (compose/bundled/): shapes-v3, a Stable Diffusion-format folder (its
+# own small VAE, UNet and CLIP text encoder) taught region-masked conditioning. shapes-v2, the pixel-fold
+# model bundled until 2026-12-02, lives on in the repository's models/ folder.
+BUNDLED_NAME = "shapes-v3"
+FORMER_BUNDLED = {"shapes-v2": "models/shapes-v2"}  # names once bundled -> where the repository keeps them
+# The world every model of this project is trained on (shapes world spec v1): one white canvas.
 SHAPES_WORLD = {"spec": "shapes world spec v1", "backgrounds": 1, "background_rgb": [255, 255, 255],
                 "about": "Every picture of this model has the one white background of the shapes world, so "
                          "the compose pipeline leaves background phrases out (ModelBundle.background_text) and "
@@ -166,11 +170,12 @@ class ModelBundle:
     @property
     def default_steps(self) -> int:
         """Denoising steps when a call names none: the model's own (compose_model.json "sampling": {"steps": N},
-        measured for it; shapes-v2: 8), else DEFAULT_STEPS."""
+        measured for it; the bundled shapes-v3: 2), else DEFAULT_STEPS."""
         return sampling_steps(self.info)
 
-    def steps_or_default(self, steps: int | None) -> int:
-        return self.default_steps if steps is None else steps
+    def steps_or_default(self, steps: int | None, method: str = "compose") -> int:
+        """`steps`, or the model's default for `method` (the plain method's own when the model names one)."""
+        return sampling_steps(self.info, method) if steps is None else steps
 
     @property
     def default_guidance(self) -> float:
@@ -178,8 +183,9 @@ class ModelBundle:
         measured for it; shapes-v3: 1), else DEFAULT_GUIDANCE."""
         return sampling_guidance(self.info)
 
-    def guidance_or_default(self, guidance: float | None) -> float:
-        return self.default_guidance if guidance is None else guidance
+    def guidance_or_default(self, guidance: float | None, method: str = "compose") -> float:
+        """`guidance`, or the model's default for `method` (as steps_or_default)."""
+        return sampling_guidance(self.info, method) if guidance is None else guidance
 
     @property
     def device(self) -> torch.device:
@@ -386,21 +392,26 @@ TRAINING_RECORD = "compose_training.json"  # how a Stable Diffusion-format model
 def training_record(folder: Path) -> dict:
     """The record `compose export-model` writes beside a Stable Diffusion-format model of ours ({} for a plain
     SD folder): how it was trained, the region marker it learned (training.config.model.region_prefix) and,
-    when given, its default sampling ("sampling": {"steps": N}, as a bundled model's compose_model.json)."""
+    when given, its default sampling ("sampling": {"steps": N, "guidance": G}) and the world it draws
+    ("world": SHAPES_WORLD), as a pixel-fold model's compose_model.json names them."""
     record = folder / TRAINING_RECORD
     if not record.is_file():
         return {}
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         marker = trained_marker(data)
-        sampling_steps(data)
-        sampling_guidance(data)
+        for method in ("compose", "plain"):
+            sampling_steps(data, method)
+            sampling_guidance(data, method)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
                              "training.config.model, and sampling.steps (1 to 1000) and sampling.guidance (0 to 100) "
                              "if it names them") from error
     if not isinstance(marker, str):
         raise ModelLoadError(f"{record}: training.config.model.region_prefix must be text, not {marker!r}")
+    if not isinstance(data.get("world", {}), dict):
+        raise ModelLoadError(f"{record}: world must be an object such as "
+                             '{"spec": "shapes world spec v1", "backgrounds": 1}, or absent')
     return data
 
 
@@ -510,10 +521,25 @@ def _pipeline_setting(path: Path, key: str, default):
         return default
 
 
-def sampling_steps(meta: dict) -> int:
-    """The default denoising steps a model description names ("sampling": {"steps": N}), DEFAULT_STEPS when
-    it names none; ValueError for anything but a whole number from 1 to 1000."""
+def _sampling_of(meta: dict, method: str) -> dict | object:
+    """A model description's "sampling" record for `method`: for the plain method, its "plain" entry laid
+    over it. A model tuned for region control may name one: shapes-v3 draws compose pictures best at 2
+    steps without guidance, but whole prompts need a full schedule with guidance (plain single objects
+    30% right at 2 steps, guidance 1; 94% at 25 steps, guidance 4)."""
     sampling = meta.get("sampling") or {}
+    if not isinstance(sampling, dict) or "plain" not in sampling:
+        return sampling
+    plain = sampling["plain"]
+    if not isinstance(plain, dict):
+        raise ValueError(f'sampling.plain must be an object such as {{"steps": 25, "guidance": 4}}, not {plain!r}')
+    return {**sampling, **plain} if method == "plain" else sampling
+
+
+def sampling_steps(meta: dict, method: str = "compose") -> int:
+    """The default denoising steps a model description names for `method` ("sampling": {"steps": N}, and
+    "plain": {"steps": N} for the plain method), DEFAULT_STEPS when it names none; ValueError for anything
+    but a whole number from 1 to 1000."""
+    sampling = _sampling_of(meta, method)
     steps = sampling.get("steps", DEFAULT_STEPS) if isinstance(sampling, dict) else sampling
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise ValueError(f"sampling.steps must be a whole number of steps from 1 to 1000, not {steps!r}")
@@ -524,10 +550,10 @@ def _is_bundled(name_or_path) -> bool:
     return name_or_path in (None, "bundled", BUNDLED_NAME)
 
 
-def sampling_guidance(meta: dict) -> float:
-    """The default guidance scale a model description names ("sampling": {"guidance": G}), DEFAULT_GUIDANCE
-    when it names none; ValueError for anything but a number from 0 to 100."""
-    sampling = meta.get("sampling")
+def sampling_guidance(meta: dict, method: str = "compose") -> float:
+    """The default guidance scale a model description names for `method` (as sampling_steps reads steps),
+    DEFAULT_GUIDANCE when it names none; ValueError for anything but a number from 0 to 100."""
+    sampling = _sampling_of(meta, method)
     guidance = sampling.get("guidance", DEFAULT_GUIDANCE) if isinstance(sampling, dict) else DEFAULT_GUIDANCE
     if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= 100:
         raise ValueError(f"sampling.guidance must be a guidance scale from 0 to 100, not {guidance!r}")
@@ -569,14 +595,16 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
 
     if _is_bundled(name_or_path):
         path = BUNDLED_DIR
-        if not (path / "compose_model.json").is_file():
+        if not (path / "unet").is_dir():
             raise ModelLoadError(f"the bundled model is not installed at {path}; train one with `compose train` "
                                  "and export it there, or pass --model PATH")
     else:
         path = Path(name_or_path).expanduser()
         if not path.exists():
-            raise ModelLoadError(f"model {str(name_or_path)!r}: no such file or folder; give 'bundled' or the path "
-                                 "of a model folder in diffusers format")
+            moved = FORMER_BUNDLED.get(str(name_or_path))
+            hint = f" ({name_or_path} is no longer bundled: the repository keeps it in {moved}/)" if moved else ""
+            raise ModelLoadError(f"model {str(name_or_path)!r}: no such file or folder{hint}; give 'bundled' or the "
+                                 "path of a model folder in diffusers format")
         if not path.is_dir():
             raise ModelLoadError(f"model {str(path)!r} is a file; a model is a folder (unet/, text_encoder/, "
                                  "tokenizer/, scheduler/, and vae/ for Stable Diffusion)")
@@ -600,8 +628,9 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
             region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
             world = meta.get("world")
             try:
-                sampling_steps(meta)
-                sampling_guidance(meta)
+                for method in ("compose", "plain"):
+                    sampling_steps(meta, method)
+                    sampling_guidance(meta, method)
             except ValueError as error:
                 raise ModelLoadError(f"{meta_file}: {error}") from error
             if world is not None and not isinstance(world, dict):
@@ -631,6 +660,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
         bundle = stable_diffusion_bundle(unet, vae, text_encoder, tokenizer, scheduler_config, name=path.name, **extra)
         bundle.info = training_record(path)
         bundle.region_prefix = trained_marker(bundle.info)
+        bundle.world = bundle.info.get("world")  # a model of ours trained on the shapes world says so
     else:
         raise ModelLoadError(f"{path}: neither compose_model.json (a bundled-format model) nor vae/ (a Stable "
                              "Diffusion folder in diffusers format) is there")

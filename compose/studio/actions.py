@@ -162,7 +162,7 @@ class Studio:
             raise ValueError("a generate request is a JSON object: layout, prompt, methods, seed, steps, attention")
         methods = tuple(_methods(request.get("methods", ["compose", "plain"])))
         seed = _integer(request.get("seed", 0), "--seed", 0, MAX_SEED)
-        steps = request.get("steps")  # none: the model's own default (shapes-v2: 8)
+        steps = request.get("steps")  # none: the model's own default (shapes-v3: 2)
         steps = None if steps is None else _integer(steps, "--steps", 1, MAX_STEPS)
         prompt = request.get("prompt")
         page_layout = request.get("layout")
