@@ -1,6 +1,6 @@
 """Train the bundled model on a lent GPU for a fixed wall-time budget, measure it, pack the results.
 
-Run by scripts/device_train.sh on the device machine (see the model card of compose/bundled/shapes-v2). Trains with
+Run by scripts/device_train.sh on the device machine (see the model card of models/shapes-v2). Trains with
 `compose.training.train` for BUDGET minutes with the recipe of the CPU-trained model (the same
 learning rate, warm-up and region share; only the batch is larger). Every checkpoint the run writes
 is copied aside as it appears, so after training each one (and the last) is exported and draws

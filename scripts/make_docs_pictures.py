@@ -5,9 +5,9 @@ Usage: python scripts/make_docs_pictures.py [--out docs]
 - layout_example.png: a prompt parsed, planned and drawn as a labelled layout;
 - plain_vs_compose.png: the bundled model fed the whole prompt (plain) and the compose pipeline, same
   prompts and seeds, each picture marked with the scorer's verdict (--no-generate skips it);
-- grain_v2_vs_v3.png: the same compose pictures from the bundled model (pixel space) and from shapes-v3
-  (a latent model, models/shapes-v3), each enlarged to 256 px so the grain shows, with each picture's
-  median difference to a clean render of what was read (compose.shapes.fidelity).
+- grain_v2_vs_v3.png: the same compose pictures from shapes-v2 (pixel space, bundled until 2026-12-02,
+  models/shapes-v2) and from the bundled shapes-v3 (a latent model), each enlarged to 256 px so the grain
+  shows, with each picture's median difference to a clean render of what was read (compose.shapes.fidelity).
 The model card's grid of single objects comes from `benchmarks/single_object.py --grid`.
 """
 
@@ -75,15 +75,15 @@ def side_by_side(prompts, seed: int = 0, tile: int = 160) -> Image.Image:
     return sheet
 
 
-def grain_comparison(prompts, latent_model: str, seed: int = 0, tile: int = 256) -> Image.Image:
-    """Columns: the bundled model and `latent_model`, both with compose at their own defaults; one row per
-    prompt, each picture enlarged to `tile` px (nearest neighbour) under its fidelity figures."""
+def grain_comparison(prompts, pixel_model: str, seed: int = 0, tile: int = 256) -> Image.Image:
+    """Columns: `pixel_model` (shapes-v2) and the bundled model, both with compose at their own defaults; one
+    row per prompt, each picture enlarged to `tile` px (nearest neighbour) under its fidelity figures."""
     from compose.generate import Generator
     from compose.shapes.detect import detect
     from compose.shapes.fidelity import fidelity
     from compose.shapes.score import score
 
-    columns = [("shapes-v2 (bundled, pixels)", Generator()), ("shapes-v3 (latent)", Generator(latent_model))]
+    columns = [("shapes-v2 (pixels)", Generator(pixel_model)), ("shapes-v3 (bundled, latent)", Generator())]
     font = ImageFont.load_default(size=13)
     sheet = Image.new("RGB", (len(columns) * (tile + 10) + 10, 30 + len(prompts) * (tile + 30)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -107,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--no-generate", action="store_true", help="skip the pictures that need the model")
-    parser.add_argument("--latent-model", default="models/shapes-v3", help="the latent model of grain_v2_vs_v3.png")
+    parser.add_argument("--pixel-model", default="models/shapes-v2", help="the pixel model of grain_v2_vs_v3.png")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -124,8 +124,8 @@ def main() -> None:
     if not args.no_generate:
         side_by_side(SIDE_BY_SIDE_PROMPTS).save(args.out / "plain_vs_compose.png")
         names.append("plain_vs_compose.png")
-        if Path(args.latent_model).is_dir():
-            grain_comparison(SIDE_BY_SIDE_PROMPTS[:4], args.latent_model).save(args.out / "grain_v2_vs_v3.png")
+        if Path(args.pixel_model).is_dir():
+            grain_comparison(SIDE_BY_SIDE_PROMPTS[:4], args.pixel_model).save(args.out / "grain_v2_vs_v3.png")
             names.append("grain_v2_vs_v3.png")
     print("wrote", ", ".join(str(args.out / name) for name in names))
 

@@ -30,8 +30,8 @@ def test_the_sample_covers_every_shape_colour_and_size_word():
 def test_the_bundled_model_draws_single_objects_from_plain_prompts():
     """At the model's plain defaults (shapes-v3: 25 steps, guidance 4). Measured on this CPU: shapes-v2
     (2026-11-26) 11 of 12 right at seed 0; shapes-v3 (2026-12-02) 12 of 12 at seeds 0, 1 and 2 (the
-    full bar set: 95.0%). The bar, at most 3 wrong,
-    is set below that so that a regression in the model, the sampler or the text path fails it."""
+    full bar set: 95.0%). The bar, at most 3 wrong, is set below that so that a regression in the model,
+    the sampler or the text path fails it."""
     from compose.model.bundle import load_model
     from compose.parsing import parse
     from compose.sampling import generate_plain

@@ -128,7 +128,7 @@ def test_generate_writes_picture_and_json_with_negative_prompt(tmp_path, capsys)
     assert {"stage1", "plan", "parse"} <= set(record["timings"])
     from PIL import Image
 
-    assert Image.open(output).size == (64, 64)
+    assert Image.open(output).size == (128, 128), "the bundled shapes-v3 draws 128 px"
 
 
 def test_a_layout_of_a_scene_without_objects_is_refused_and_its_picture_is_drawn(tmp_path, capsys):

@@ -170,4 +170,4 @@ def test_the_readme_diffusers_example_runs_as_written():
     assert 'ComposePipeline.from_pretrained("bundled")' in code
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # our own README, not a user's file
-    assert namespace["image"].size == (64, 64)
+    assert namespace["image"].size == (128, 128), "the bundled shapes-v3 draws 128 px pictures"

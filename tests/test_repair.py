@@ -175,15 +175,16 @@ def test_an_extra_thing_is_erased_to_the_worlds_background_and_rounds_are_bounde
 
 
 def test_repair_fixes_a_crowded_picture_of_the_bundled_model():
-    """Measured: seed 0 of this prompt fails with compose alone (stars short) and passes after 3 rounds."""
+    """Measured on the bundled shapes-v3 (2026-12-02): seed 2 of this prompt fails with compose alone and passes
+    after one round of repair (two checks); seeds 0, 1 and 3 pass alone. (On shapes-v2 seed 0 failed.)"""
     from compose.generate import Generator
     from compose.shapes.detect import detect
     from compose.shapes.score import score
 
     generator = Generator()
     prompt = "five small yellow stars above three small green triangles"
-    alone = generator(prompt=prompt, seed=0)
-    repaired = generator(prompt=prompt, seed=0, method="compose+repair")
+    alone = generator(prompt=prompt, seed=2)
+    repaired = generator(prompt=prompt, seed=2, method="compose+repair")
     assert not score(alone.scene, detect(alone.image)).correct_strict
     assert score(repaired.scene, detect(repaired.image)).correct_strict
     assert repaired.repairs[-1].check.passed and 2 <= len(repaired.repairs) <= 4

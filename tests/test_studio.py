@@ -286,7 +286,7 @@ def test_generate_draws_compose_and_plain_and_reads_each_back(client):
     from PIL import Image
 
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(compose_picture["image"]))))
-    assert image.shape == (64, 64, 3)
+    assert image.shape == (128, 128, 3)
     record = compose_picture["record"]
     assert [item["phrase"] for item in record["layout"]["objects"]] == [item["phrase"] for item in layout["objects"]]
     assert [item["box"] for item in record["layout"]["objects"]] == [

@@ -167,7 +167,7 @@ def test_generate_shows_compose_and_plain_with_the_checker_s_reading(page, artif
     page.fill("#steps", "10")
     page.click("#generate")
     page.wait_for_function("document.querySelectorAll('#results img.picture').length === 2 && "
-                           "[...document.querySelectorAll('#results img.picture')].every((i) => i.naturalWidth === 64)",
+                           "[...document.querySelectorAll('#results img.picture')].every((i) => i.naturalWidth === 128)",
                            timeout=60_000)
     methods = page.eval_on_selector_all("#results figure.result", "items => items.map((i) => i.dataset.method)")
     assert methods == ["compose", "plain"]
