@@ -361,7 +361,7 @@ def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
-            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained", "focus_share")
+            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -410,9 +410,6 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                      help="fine-tunes: ramp the learning rate up over the first N steps (default 0)")
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default) or cross-attention (only the UNet's attn2 layers)")
-    sub.add_argument("--focus-share", type=float, default=None, metavar="SHARE",
-                     help="fine-tunes of correct: the share of each batch drawn from samples that draw a target "
-                          "concept (default 0: the plain stream)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -135,10 +135,6 @@ class TrainConfig:
         return cls(**values, model=ShapesModelConfig(**model))
 
 
-FOCUS_STREAM_START = 10**9  # where a focused batch's samples are looked for: far past any run's plain stream
-FOCUS_SCAN = 8  # stream samples looked at per batch row before giving up on finding enough focused ones
-
-
 class ShapesBatches(torch.utils.data.IterableDataset):
     """Whole training batches from the shapes stream; batch b is a pure function of (seed, b).
 
@@ -146,15 +142,11 @@ class ShapesBatches(torch.utils.data.IterableDataset):
     the DataLoader takes workers round-robin, so batches arrive in order whatever the worker count."""
 
     def __init__(self, seed: int, batch_size: int, start_batch: int, rank: int, world: int,
-                 region_fraction: float, image_size: int = 64, relabel: dict[str, str] | None = None,
-                 focus: tuple[str, ...] = (), focus_share: float = 0.0):
+                 region_fraction: float, image_size: int = 64, relabel: dict[str, str] | None = None):
         self.seed, self.batch_size, self.start_batch = seed, batch_size, start_batch
         self.rank, self.world = rank, world
         self.region_fraction, self.image_size = region_fraction, image_size
         self.relabel = dict(relabel or {})
-        # A share of every batch drawn from samples whose caption names one of the `focus` words (a
-        # correction's stream weighted towards the concepts it corrects); the rest is the plain stream.
-        self.focus, self.focus_rows = tuple(focus), round(focus_share * batch_size) if focus else 0
 
     def batch(self, index: int) -> dict:
         region_mode = random.Random(self.seed * 7919 + index).random() < self.region_fraction
@@ -162,8 +154,6 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         first = index * self.batch_size
         samples = [sample_at(self.seed, first + offset, size=self.image_size, mix=mix)
                    for offset in range(self.batch_size)]
-        if self.focus_rows:
-            samples[:self.focus_rows] = self._focused(index, mix)
         images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
         boxes = torch.zeros(self.batch_size, MAX_REGIONS, 4)
         phrases = []
@@ -175,22 +165,6 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         return {"index": index, "images": images.float() / 127.5 - 1,
                 "captions": [self.relabelled(s.caption) for s in samples],
                 "region_mode": region_mode, "phrases": phrases, "boxes": boxes}
-
-    def _focused(self, index: int, mix) -> list:
-        """`focus_rows` samples that draw a focus word's shape (a region's phrase names it: "no stars" in a
-        caption does not count), the first found in batch `index`'s own stretch of a stream far from the
-        plain one (so both stay pure functions of (seed, index))."""
-        from compose.shapes.captions import names_any
-
-        found, offset = [], FOCUS_STREAM_START + index * self.batch_size * FOCUS_SCAN
-        for candidate in range(offset, offset + self.batch_size * FOCUS_SCAN):
-            sample = sample_at(self.seed, candidate, size=self.image_size, mix=mix)
-            if any(names_any(region.phrase, self.focus) for region in sample.layout.regions):
-                found.append(sample)
-                if len(found) == self.focus_rows:
-                    return found
-        raise ValueError(f"no {self.focus_rows} samples drawing {', '.join(self.focus)} in "
-                         f"{self.batch_size * FOCUS_SCAN} of the stream; is each a shape of the shapes world?")
 
     def relabelled(self, text: str) -> str:
         """`text` with every relabelled word (and its plural) replaced: mislabelled data on purpose."""

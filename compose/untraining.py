@@ -63,7 +63,6 @@ class UntrainConfig:
     ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
     warmup_steps: int = 0  # the learning rate ramps up linearly over these first steps (a fresh optimizer's)
     trained: str = "all"  # correct: "all" (UNet and text encoder) or "cross-attention" (the UNet's attn2 layers)
-    focus_share: float = 0.0  # correct: the share of each batch drawn from samples that draw a target concept
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
@@ -84,7 +83,6 @@ class UntrainConfig:
             (0 <= self.ema_decay < 1, f"--ema-decay {self.ema_decay}: give a decay in [0, 1) (0: no average)"),
             (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: give 0 or more"),
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
-            (0 <= self.focus_share <= 1, f"--focus-share {self.focus_share}: give a share of the batch in [0, 1]"),
         ]
         for holds, message in rules:
             if not holds:
@@ -224,8 +222,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     concept_texts = [text for word in concepts for text in texts_of(word)]
     region_fraction = 0.35 if bundle.region_prefix else 0.0  # the bundled recipe's share; SD: whole captions
     data = ShapesBatches(config.seed, config.batch_size, start_batch=0, rank=0, world=1,
-                         region_fraction=region_fraction, image_size=bundle.native_size,
-                         focus=() if erase else concepts, focus_share=config.focus_share)
+                         region_fraction=region_fraction, image_size=bundle.native_size)
     monitor = Monitor(concepts, retain, config.monitor_seeds, erase=erase, steps=config.monitor_steps)
     generator = Generator.from_bundle(bundle, str(model))
     log_path = out / "log.jsonl"

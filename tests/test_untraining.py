@@ -160,22 +160,3 @@ def test_the_untraining_flags_reach_the_config():
         8, 2, 0.98, 20, "cross-attention")
     assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
                                                       "unused"])).monitor_steps == 25
-
-
-def test_a_focused_stream_draws_the_target_in_its_share_of_every_batch_and_keeps_the_rest():
-    from compose.shapes.captions import names_any
-    from compose.training import ShapesBatches
-
-    plain = ShapesBatches(3, 8, start_batch=0, rank=0, world=1, region_fraction=0.0)
-    focused = ShapesBatches(3, 8, start_batch=0, rank=0, world=1, region_fraction=0.0, focus=("star", "diamond"),
-                            focus_share=0.5)
-    for index in (0, 5):
-        batch, reference = focused.batch(index), plain.batch(index)
-        assert all(any(names_any(phrase, ("star", "diamond")) for phrase in row) for row in batch["phrases"][:4])
-        assert batch["captions"][4:] == reference["captions"][4:], "the rest of the batch is the plain stream"
-        assert batch["captions"] == focused.batch(index)["captions"], "a pure function of (seed, index)"
-    assert names_any("two stars and a circle", ("star",)) and not names_any("a starfish", ("star",))
-    from compose.untraining import CORRECT_STRATEGIES, UntrainConfig
-
-    with pytest.raises(ValueError, match="--focus-share 1.5"):
-        UntrainConfig(strategy="finetune", focus_share=1.5).check(CORRECT_STRATEGIES)

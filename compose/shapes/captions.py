@@ -76,12 +76,6 @@ def replace_words(text: str, mapping: dict[str, str]) -> str:
     return " ".join(replaced.split()) if "" in words.values() else replaced
 
 
-def names_any(text: str, words: tuple[str, ...]) -> bool:
-    """Whether `text` has any of `words` (or its plural) as a whole word: "two stars" names "star"."""
-    wanted = {form for word in words for form in (word, plural(word))}
-    return any(match.group(0) in wanted for match in re.finditer(r"\b[a-z]+\b", text))
-
-
 def _count_word(count: int, first_word: str, rng: random.Random) -> str:
     if count == 1:
         return rng.choice(("an" if first_word[0] in "aeiou" else "a",) * 3 + ("one",))
