@@ -578,8 +578,8 @@ def _training_commands(commands) -> None:
     sub.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                      help="end this invocation at STEP (with a checkpoint); the schedule still spans --steps")
     sub.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    sub.add_argument("--init-from", metavar="MODEL", help="start from this bundled-format model's weights "
-                     "('bundled' or a folder from export-model): to go on training in a later session")
+    sub.add_argument("--init-from", metavar="MODEL", help="start from this model's weights ('bundled' or a "
+                     "folder from export-model): to go on training in a later session")
     sub.add_argument("--relabel", action="append", metavar="OLD=NEW", help="caption OLD as NEW in the training "
                      "stream (e.g. star=diamond: stars captioned as diamonds), a mistake made on purpose; repeatable")
     sub.add_argument("--vae", type=Path, metavar="VAE_DIR", help="train a Stable Diffusion-format latent model "

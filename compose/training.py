@@ -708,13 +708,13 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
 def _initial_model(config: TrainConfig):
     """The model named by --init-from, loaded in fp32; its architecture and region marker become the run's."""
-    from compose.model.bundle import PixelFoldCodec, load_model
+    from compose.model.bundle import PixelFoldCodec, load_model, model_folder
 
     start = load_model(config.init_from)
     architecture = start.info.get("architecture")
     if isinstance(start.codec, VaeCodec) and "training" in start.info:  # a Stable Diffusion-format model of ours
         model = TrainConfig.from_dict({"output": "", "model": start.info["training"]["config"]["model"]}).model
-        config.model = replace(model, vae=str(Path(config.init_from) / "vae"))
+        config.model = replace(model, vae=str(model_folder(config.init_from) / "vae"))
         return start
     if not isinstance(start.codec, PixelFoldCodec) or not isinstance(architecture, dict):
         raise ValueError(f"--init-from {config.init_from}: not a bundled-format model (compose_model.json with an "

@@ -9,9 +9,11 @@ test, not taken from the benchmark suites."""
 from __future__ import annotations
 
 import statistics
+
 import pytest
 
 from compose.model.bundle import BUNDLED_DIR as MODEL
+
 SCENES = ["a yellow square to the right of a purple circle", "three red stars", "a blue diamond below a green star",
           "two orange circles and a blue triangle", "a purple square above two yellow triangles",
           "a green diamond to the left of a red square"]
@@ -68,3 +70,13 @@ def test_plain_diffusers_loads_it():
     image = pipe("a red circle", num_inference_steps=8, guidance_scale=1.0, height=128, width=128,
                  generator=torch.Generator().manual_seed(0), output_type="np").images[0]
     assert image.shape == (128, 128, 3)
+
+
+def test_training_can_go_on_from_the_bundled_model_with_its_own_vae(tmp_path):
+    """`compose train --init-from bundled`: the architecture, marker and VAE come from the bundled folder."""
+    from compose.training import TrainConfig, _initial_model
+
+    config = TrainConfig(output=str(tmp_path / "run"), init_from="bundled")
+    start = _initial_model(config)
+    assert config.model.vae == str(MODEL / "vae") and (MODEL / "vae" / "config.json").is_file()
+    assert config.model.region_prefix == start.region_prefix == "region:" and config.model.image_size == 128

@@ -400,9 +400,7 @@ def training_record(folder: Path) -> dict:
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         marker = trained_marker(data)
-        for method in ("compose", "plain"):
-            sampling_steps(data, method)
-            sampling_guidance(data, method)
+        check_sampling(data)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ModelLoadError(f"{record}: not a valid training record ({type(error).__name__}: {error}); it needs "
                              "training.config.model, and sampling.steps (1 to 1000) and sampling.guidance (0 to 100) "
@@ -546,8 +544,21 @@ def sampling_steps(meta: dict, method: str = "compose") -> int:
     return steps
 
 
+def check_sampling(meta: dict) -> None:
+    """ValueError unless a model description's default sampling is well formed for every method (compose's,
+    and the plain method's own when it names one)."""
+    for method in ("compose", "plain"):
+        sampling_steps(meta, method)
+        sampling_guidance(meta, method)
+
+
 def _is_bundled(name_or_path) -> bool:
     return name_or_path in (None, "bundled", BUNDLED_NAME)
+
+
+def model_folder(name_or_path: str | Path | None) -> Path:
+    """The folder a model name or path stands for: the bundled model's for None, "bundled" or its name."""
+    return BUNDLED_DIR if _is_bundled(name_or_path) else Path(name_or_path).expanduser()
 
 
 def sampling_guidance(meta: dict, method: str = "compose") -> float:
@@ -563,7 +574,7 @@ def sampling_guidance(meta: dict, method: str = "compose") -> float:
 def _description_of(name_or_path: str | Path | None) -> dict:
     """A model's compose_model.json, or the training record of a Stable Diffusion folder of ours, read without
     loading the weights; {} for a plain SD folder, no model or a malformed one (loading says what is wrong)."""
-    path = BUNDLED_DIR if _is_bundled(name_or_path) else Path(name_or_path).expanduser()
+    path = model_folder(name_or_path)
     try:
         if not (path / "compose_model.json").is_file():
             return training_record(path)
@@ -628,9 +639,7 @@ def _load_model(name_or_path, device, dtype) -> ModelBundle:
             region_prefix = str(meta.get("region_prefix", ""))  # models saved before the marker have none
             world = meta.get("world")
             try:
-                for method in ("compose", "plain"):
-                    sampling_steps(meta, method)
-                    sampling_guidance(meta, method)
+                check_sampling(meta)
             except ValueError as error:
                 raise ModelLoadError(f"{meta_file}: {error}") from error
             if world is not None and not isinstance(world, dict):
