@@ -409,7 +409,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--warmup-steps", type=int, default=None, metavar="N",
                      help="fine-tunes: ramp the learning rate up over the first N steps (default 0)")
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
-                     help="fine-tunes of correct: all (default) or cross-attention (only the UNet's attn2 layers)")
+                     help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
+                          "layers) or text (the text encoder and attn2's key/value projections)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")

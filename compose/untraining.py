@@ -15,7 +15,9 @@ Strategies (`correct` / `erase`), every one monitored:
   away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
   the other concepts' captions are held to the frozen model's.
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
-does; the spatial layers that decide how many things are drawn stay as they are), ramp its learning rate
+does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
+words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
+learned from data instead of solved for), ramp its learning rate
 up (`warmup_steps`) and watch and save a moving average of its weights (`ema_decay`), as training does.
 Monitoring: every `monitor_every` steps a small validation set drawn with the plain method and read back
 (each target word and each retained shape in every colour and the audit's size wordings, `monitor_seeds`
@@ -43,7 +45,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "closed-form")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention")
+TRAINED_PARTS = ("all", "cross-attention", "text")
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple")
 
 
@@ -62,7 +64,8 @@ class UntrainConfig:
     anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
     ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
     warmup_steps: int = 0  # the learning rate ramps up linearly over these first steps (a fresh optimizer's)
-    trained: str = "all"  # correct: "all" (UNet and text encoder) or "cross-attention" (the UNet's attn2 layers)
+    trained: str = "all"  # correct: "all" (UNet and text encoder), "cross-attention" (the UNet's attn2 layers)
+    # or "text" (the text encoder and the attn2 key/value projections: only what reads the words)
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
@@ -208,6 +211,12 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
+    elif config.trained == "text":  # only what reads the words; every layer that reads the picture stays
+        from compose.editing import cross_attention_projections
+
+        for projection in cross_attention_projections(unet):
+            projection.requires_grad_(True)
+        text_encoder.requires_grad_(True)
     else:
         unet.requires_grad_(True)
         text_encoder.requires_grad_(True)

@@ -154,9 +154,27 @@ def test_the_untraining_flags_reach_the_config():
 
     args = build_parser().parse_args(["correct", "bundled", "--concept", "diamond", "--out", "unused",
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
-                                      "--warmup-steps", "20", "--train", "cross-attention"])
+                                      "--warmup-steps", "20", "--train", "text"])
     config = _untrain_config(args)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
-        8, 2, 0.98, 20, "cross-attention")
+        8, 2, 0.98, 20, "text")
     assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
                                                       "unused"])).monitor_steps == 25
+
+
+def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
+    from compose.model.bundle import load_model
+    from compose.untraining import UntrainConfig, correct
+
+    original = load_model(tiny)
+    correct(str(tiny), ["diamond"], UntrainConfig(strategy="finetune", steps=2, batch_size=2, learning_rate=1e-2,
+                                                  monitor_every=2, monitor_seeds=1, monitor_steps=1, trained="text"),
+            tmp_path / "text")
+    edited = load_model(tmp_path / "text" / "model")
+    moved = [name for (name, after), before in zip(edited.unet.named_parameters(), original.unet.parameters())
+             if not torch.allclose(after.float(), before.float(), atol=1e-3)]
+    assert moved, "the key/value projections learned"
+    for name in moved:
+        assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
+    assert any(not torch.allclose(a.float(), b.float(), atol=1e-3) for a, b in
+               zip(edited.text_encoder.parameters(), original.text_encoder.parameters())), "the text encoder learned"
