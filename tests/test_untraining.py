@@ -110,6 +110,12 @@ def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tm
         correct(str(tiny), ["diamond"], UntrainConfig(strategy="closed-form"), tmp_path / "other")
 
 
+def moved_parameters(after: torch.nn.Module, before: torch.nn.Module) -> list[str]:
+    """The names of `after`'s parameters that differ from `before`'s by more than fp16 saving does."""
+    return [name for (name, new), old in zip(after.named_parameters(), before.parameters())
+            if not torch.allclose(new.float(), old.float(), atol=1e-3)]
+
+
 def test_esd_erasure_trains_only_cross_attention(tiny, tmp_path):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, erase
@@ -118,14 +124,11 @@ def test_esd_erasure_trains_only_cross_attention(tiny, tmp_path):
     erase(str(tiny), "star", UntrainConfig(strategy="esd", steps=2, batch_size=2, learning_rate=1e-2, monitor_every=2,
                                            monitor_seeds=1, monitor_steps=1), tmp_path / "esd")
     edited = load_model(tmp_path / "esd" / "model")
-    for (name, after), before in zip(edited.unet.named_parameters(), original.unet.parameters()):
-        changed = not torch.allclose(after.float(), before.float(), atol=1e-3)
-        if changed:
-            assert ".attn2." in name, f"{name} changed, but ESD-x trains cross-attention only"
-    assert any(not torch.allclose(a.float(), b.float(), atol=1e-3) for a, b in
-               zip(edited.unet.parameters(), original.unet.parameters()))
-    for after, before in zip(edited.text_encoder.parameters(), original.text_encoder.parameters()):
-        assert torch.allclose(after.float(), before.float(), atol=1e-3), "the text encoder is frozen"
+    moved = moved_parameters(edited.unet, original.unet)
+    assert moved
+    for name in moved:
+        assert ".attn2." in name, f"{name} changed, but ESD-x trains cross-attention only"
+    assert not moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder is frozen"
 
 
 def test_closed_form_erasure_on_the_bundled_model_leaves_no_star_and_keeps_circles():
@@ -171,10 +174,8 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
                                                   monitor_every=2, monitor_seeds=1, monitor_steps=1, trained="text"),
             tmp_path / "text")
     edited = load_model(tmp_path / "text" / "model")
-    moved = [name for (name, after), before in zip(edited.unet.named_parameters(), original.unet.parameters())
-             if not torch.allclose(after.float(), before.float(), atol=1e-3)]
+    moved = moved_parameters(edited.unet, original.unet)
     assert moved, "the key/value projections learned"
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
-    assert any(not torch.allclose(a.float(), b.float(), atol=1e-3) for a, b in
-               zip(edited.text_encoder.parameters(), original.text_encoder.parameters())), "the text encoder learned"
+    assert moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder learned"
