@@ -361,7 +361,8 @@ def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
-            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained")
+            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained", "curated_seeds",
+            "curated_share")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -411,6 +412,10 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
                           "layers) or text (the text encoder and attn2's key/value projections)")
+    sub.add_argument("--curated-seeds", type=int, default=None, metavar="N",
+                     help="curated: the starting model's pictures per audit wording, read back (default 2)")
+    sub.add_argument("--curated-share", type=float, default=None, metavar="SHARE",
+                     help="curated: the share of each whole-caption batch taken from them (default 0.5)")
     sub.add_argument("--seed", type=int, default=None)
     sub.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -512,13 +517,13 @@ def _untraining_commands(commands) -> None:
     sub.set_defaults(handler=command_audit)
 
     sub = commands.add_parser("correct", help="correct a model's learned mistake about a concept, monitored "
-                              "(fine-tune, anchored, prior preservation, or a closed-form edit)")
+                              "(fine-tune, anchored, prior preservation, the detector-curated own pictures, or a closed-form edit)")
     sub.add_argument("model", metavar="MODEL", help="'bundled' or a model folder")
     sub.add_argument("--concept", action="append", required=True, metavar="WORD",
                      help="a shape or colour the model gets wrong (repeatable)")
     sub.add_argument("--confused-with", default=None, metavar="WORD",
                      help="closed-form: the word the model now draws for the concept (the two are swapped back)")
-    _untraining_options(sub, "finetune, anchored, prior or closed-form", "anchored")
+    _untraining_options(sub, "finetune, anchored, prior, curated or closed-form", "anchored")
     sub.set_defaults(handler=command_correct)
 
     sub = commands.add_parser("erase", help="erase a concept from a model (ESD-style fine-tune or a closed-form "

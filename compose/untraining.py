@@ -9,6 +9,12 @@ Strategies (`correct` / `erase`), every one monitored:
 - "prior": the same, plus a prior-preservation term: on the same noisy pictures, the model's
   prediction for captions of the *other* concepts is held to the starting model's (DreamBooth's prior
   preservation, with the starting model's own predictions instead of its pictures).
+- "curated": the detector in the loop. Before training, the starting model draws every shape x colour in
+  the audit's wordings at seeds the audit and the monitor never use, the detector reads each picture back,
+  and a picture holding exactly one object of the asked colour is kept, captioned with the shape it shows
+  (asked "a red diamond", drawn a red star: kept as "a red star"); pictures with copies or nothing are
+  dropped. The fine-tune on the true stream then takes `curated_share` of every whole-caption batch from
+  these pictures: the model's own clean drawings, labelled by what they show.
 - "closed-form": compose.editing's key/value edit (UCE): seconds, no data.
 - "esd" (erase only): ESD-x (Gandikota et al. 2023): the cross-attention layers are fine-tuned so that
   the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
@@ -43,10 +49,11 @@ import torch
 
 from compose.files import write_atomically
 
-CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "closed-form")
+CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form")
 ERASE_STRATEGIES = ("esd", "closed-form")
 TRAINED_PARTS = ("all", "cross-attention", "text")
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple")
+CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
 
 @dataclass
@@ -67,6 +74,8 @@ class UntrainConfig:
     trained: str = "all"  # correct: "all" (UNet and text encoder), "cross-attention" (the UNet's attn2 layers)
     # or "text" (the text encoder and the attn2 key/value projections: only what reads the words)
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
+    curated_seeds: int = 2  # "curated": the starting model's pictures per audit wording
+    curated_share: float = 0.5  # "curated": the share of each whole-caption batch taken from those pictures
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
     erase_share: float = 0.05  # erase: stop once at most this share of asked pictures shows the concept
@@ -85,6 +94,8 @@ class UntrainConfig:
             (0 <= self.anchor_pull < 1, f"anchor pull {self.anchor_pull}: give a share in [0, 1)"),
             (0 <= self.ema_decay < 1, f"--ema-decay {self.ema_decay}: give a decay in [0, 1) (0: no average)"),
             (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: give 0 or more"),
+            (self.curated_seeds >= 1, f"--curated-seeds {self.curated_seeds}: give at least 1"),
+            (0 < self.curated_share <= 1, f"--curated-share {self.curated_share}: give a share in (0, 1]"),
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
         ]
         for holds, message in rules:
@@ -251,6 +262,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     log_path.write_text("", encoding="utf-8")
     first = watch(0, None)
+    pool = curated_pool(bundle, config.curated_seeds) if config.strategy == "curated" else None
     retain_floor = first["retain_mean"] - config.retain_tolerance
     stop_reason, losses, step = "steps", [], 0
     bar = tqdm(total=config.steps, desc=f"{'erase' if erase else 'correct'} ({config.strategy})", unit="step",
@@ -260,6 +272,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
         unet.train()
         for step in range(1, config.steps + 1):
             batch = data.batch(step - 1)
+            if pool is not None:
+                batch = pool.mixed_into(batch, config.curated_share, rng)
             generator_step = torch.Generator().manual_seed(config.seed * 100_003 + step)
             if erase:
                 loss = _esd_loss(bundle, frozen, noise_scheduler, batch, generator_step, concept_texts, retain_texts,
@@ -298,11 +312,63 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     result = {"model": str(model), "concepts": list(concepts), "strategy": config.strategy,
               "erase": erase, "steps": step, "stop_reason": stop_reason, "wall_seconds": round(seconds, 1),
               "config": {key: value for key, value in config.__dict__.items()},
+              **({"curated": pool.summary} if pool is not None else {}),
               "monitor_before": records[0], "monitor_after": records[-1]}
     _write_monitor_plot(records, out / "monitor.png", erase)
     with averaged_weights(parameters, ema):
         _save(bundle, out, result)
     return result
+
+
+@dataclass
+class CuratedPool:
+    """The starting model's own pictures that the detector read back as one object of the asked colour,
+    each captioned with the shape it shows (see the module docstring, "curated")."""
+
+    images: torch.Tensor  # (N, 3, H, W) in [-1, 1], as the training stream gives them
+    captions: list[str]
+    summary: dict  # drawn, kept, relabelled (kept under another shape than asked), seconds
+
+    def mixed_into(self, batch: dict, share: float, rng: torch.Generator) -> dict:
+        """`batch` with its first `share` of rows replaced by random pool pictures (region batches as they are)."""
+        if batch["region_mode"] or not self.captions:
+            return batch
+        count = round(len(batch["captions"]) * share)
+        rows = torch.randint(0, len(self.captions), (count,), generator=rng)
+        images = batch["images"].clone()
+        images[:count] = self.images[rows]
+        captions = [self.captions[row] for row in rows.tolist()] + batch["captions"][count:]
+        return {**batch, "images": images, "captions": captions}
+
+
+def curated_pool(bundle, seeds: int, chunk: int = 60) -> CuratedPool:
+    """Draw every shape x colour x audit size wording `seeds` times (seeds from CURATED_FIRST_SEED) with the
+    plain method at the model's defaults, and keep what the detector reads back as one object of the asked
+    colour, captioned with the shape read back."""
+    from compose.bench.audit import SIZE_WORDS, prompt_text, read_drawn
+    from compose.sampling import generate_plain
+    from compose.shapes import world
+
+    clock = time.perf_counter()
+    bundle.unet.eval()
+    asked = [(shape, colour, size, CURATED_FIRST_SEED + seed) for shape in world.SHAPES for colour in COLOURS
+             for size in SIZE_WORDS for seed in range(seeds)]
+    steps, guidance = bundle.steps_or_default(None, "plain"), bundle.guidance_or_default(None, "plain")
+    images, captions, relabelled = [], [], 0
+    for start in range(0, len(asked), chunk):
+        part = asked[start:start + chunk]
+        pictures = generate_plain(bundle, [prompt_text(shape, colour, size) for shape, colour, size, _ in part],
+                                  [seed for *_, seed in part], steps=steps, guidance=guidance)
+        for (shape, colour, size, _), picture in zip(part, pictures):
+            drawn_shape, drawn_colour, objects = read_drawn(picture)
+            if objects == 1 and drawn_colour == colour:
+                images.append(torch.from_numpy(picture).permute(2, 0, 1).float() / 127.5 - 1)
+                captions.append(prompt_text(drawn_shape, colour, size))
+                relabelled += drawn_shape != shape
+    summary = {"drawn": len(asked), "kept": len(captions), "relabelled": relabelled,
+               "seconds": round(time.perf_counter() - clock, 1)}
+    stacked = torch.stack(images) if images else torch.zeros(0)
+    return CuratedPool(stacked, captions, summary)
 
 
 def _noised(bundle, noise_scheduler, batch, generator):
