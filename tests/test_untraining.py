@@ -87,10 +87,10 @@ def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tm
 
     original = load_model(tiny)
     results = {}
-    for strategy in ("finetune", "anchored", "prior"):
+    for strategy in ("finetune", "anchored", "prior", "curated"):
         out = tmp_path / strategy
         config = UntrainConfig(strategy=strategy, steps=2, batch_size=2, monitor_every=1, monitor_seeds=1,
-                               monitor_steps=1, anchor_pull=0.5)
+                               monitor_steps=1, anchor_pull=0.5, curated_seeds=1)
         results[strategy] = correct(str(tiny), ["diamond"], config, out)
         log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
         steps = [record["step"] for record in log]
@@ -99,6 +99,8 @@ def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tm
         assert (out / "monitor.png").is_file() and json.loads((out / "result.json").read_text())["steps"] >= 1
         edited = load_model(out / "model")
         assert edited.info["edits"][-1]["strategy"] == strategy
+        if strategy == "curated":
+            assert results[strategy]["curated"]["drawn"] == 90, "every shape x colour x size wording, once"
         moved = sum(float((a.float() - b).abs().sum()) for a, b in zip(edited.unet.parameters(),
                                                                       original.unet.parameters()))
         assert moved > 0, "the fine-tune changed the weights"
@@ -157,10 +159,12 @@ def test_the_untraining_flags_reach_the_config():
 
     args = build_parser().parse_args(["correct", "bundled", "--concept", "diamond", "--out", "unused",
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
-                                      "--warmup-steps", "20", "--train", "text"])
+                                      "--warmup-steps", "20", "--train", "text", "--strategy", "curated",
+                                      "--curated-seeds", "3", "--curated-share", "0.25"])
     config = _untrain_config(args)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
         8, 2, 0.98, 20, "text")
+    assert (config.strategy, config.curated_seeds, config.curated_share) == ("curated", 3, 0.25)
     assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
                                                       "unused"])).monitor_steps == 25
 
@@ -179,3 +183,53 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     assert moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder learned"
+
+
+def test_the_curated_pool_keeps_clean_pictures_labelled_by_what_they_show(monkeypatch):
+    """A stand-in model that draws a star when asked for a diamond, two circles when asked for a circle and
+    the wrong colour for yellow: the pool keeps the stars as stars, drops the copies and the wrong colours."""
+    import compose.sampling
+    from compose.bench.audit import SIZE_WORDS
+    from compose.shapes.render import ShapeInstance, render
+    from compose.untraining import CURATED_FIRST_SEED, CuratedPool, curated_pool
+
+    asked_seeds = []
+
+    def drawn(bundle, prompts, seeds, steps, guidance):
+        asked_seeds.extend(seeds)
+        pictures = []
+        for prompt in prompts:
+            *_, colour, shape = prompt.split()
+            colour = "blue" if colour == "yellow" else colour
+            shape = "star" if shape == "diamond" else shape
+            boxes = [(0.1, 0.1, 0.4, 0.4), (0.55, 0.55, 0.85, 0.85)] if shape == "circle" else [(0.3, 0.3, 0.7, 0.7)]
+            pictures.append(render([ShapeInstance(shape, colour, box) for box in boxes], 64))
+        return pictures
+
+    class Bundle:
+        unet = torch.nn.Identity()
+
+        def steps_or_default(self, steps, method):
+            return 25
+
+        def guidance_or_default(self, guidance, method):
+            return 4.0
+
+    monkeypatch.setattr(compose.sampling, "generate_plain", drawn)
+    pool = curated_pool(Bundle(), seeds=2, chunk=7)
+    per_shape = 5 * len(SIZE_WORDS) * 2  # five colours read back right, every size wording, two seeds
+    assert pool.summary["drawn"] == 5 * 6 * len(SIZE_WORDS) * 2 and min(asked_seeds) == CURATED_FIRST_SEED
+    assert pool.summary["kept"] == 4 * per_shape and pool.summary["relabelled"] == per_shape
+    assert len(pool.captions) == pool.images.shape[0] and pool.images.shape[1:] == (3, 64, 64)
+    assert not [c for c in pool.captions if "circle" in c or "diamond" in c or "yellow" in c]
+    assert sum(c.endswith("star") for c in pool.captions) == 2 * per_shape and "a small red star" in pool.captions
+    assert -1 <= float(pool.images.min()) and float(pool.images.max()) <= 1
+
+    batch = {"region_mode": False, "images": torch.zeros(4, 3, 64, 64), "captions": ["w", "x", "y", "z"]}
+    mixed = pool.mixed_into(batch, 0.5, torch.Generator().manual_seed(0))
+    assert mixed["captions"][2:] == ["y", "z"] and set(mixed["captions"][:2]) <= set(pool.captions)
+    assert float(mixed["images"][:2].abs().sum()) > 0 and float(mixed["images"][2:].abs().sum()) == 0
+    assert float(batch["images"].abs().sum()) == 0, "the stream's batch is not changed in place"
+    region_batch = {**batch, "region_mode": True}
+    assert pool.mixed_into(region_batch, 0.5, torch.Generator()) is region_batch
+    assert CuratedPool(torch.zeros(0), [], {}).mixed_into(batch, 0.5, torch.Generator()) is batch
