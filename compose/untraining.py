@@ -31,7 +31,10 @@ seeds): the target
 concepts' accuracy (erasure: the share of asked pictures that still show the concept) and the retain
 set's, logged to log.jsonl and plotted (monitor.png); the run stops early once the target is reached
 and the retain set holds (within `retain_tolerance` of where it started); "reached" means every target word
-(not their mean) is at `target_accuracy` (erasure: at most `erase_share` still drawn). A first version
+(not their mean) is at `target_accuracy` (erasure: at most `erase_share` still drawn). A monitor picture is
+right as the audit counts it: the asked shape and colour, one object. Until 2026-12-04 copies counted as
+right, and a curated run's monitor read 100% on the targets and 93% on the rest where the audit found
+85% and 76% (README, untraining). A first version
 watched only "a COLOUR SHAPE" with no size words and stopped on the targets' mean: it stopped runs the
 full audit then found 5-15 points short on the targets (README, untraining).
 """
@@ -124,12 +127,12 @@ class Monitor:
             for colour in COLOURS:
                 for size in SIZE_WORDS:
                     for seed in range(self.seeds):
-                        drawn_shape, drawn_colour, _ = read_drawn(generator(
+                        drawn_shape, drawn_colour, objects = read_drawn(generator(
                             prompt=prompt_text(word, colour, size), method="plain", seed=seed, steps=self.steps).image)
                         if self.erase:
                             right += drawn_shape == word  # erasure: the share that still shows the concept
-                        else:
-                            right += (drawn_shape, drawn_colour) == (word, colour)
+                        else:  # the audit's strict reading: the asked shape and colour, one object
+                            right += (drawn_shape, drawn_colour, objects) == (word, colour, 1)
             return right / (len(COLOURS) * len(SIZE_WORDS) * self.seeds)
 
         with torch.no_grad():

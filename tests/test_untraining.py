@@ -233,3 +233,23 @@ def test_the_curated_pool_keeps_clean_pictures_labelled_by_what_they_show(monkey
     region_batch = {**batch, "region_mode": True}
     assert pool.mixed_into(region_batch, 0.5, torch.Generator()) is region_batch
     assert CuratedPool(torch.zeros(0), [], {}).mixed_into(batch, 0.5, torch.Generator()) is batch
+
+
+def test_the_monitor_reads_pictures_strictly_as_the_audit_does():
+    """Copies of the right shape fail a correction's monitor (as in the audit) but still count as the
+    concept drawn for an erasure's."""
+    from types import SimpleNamespace
+
+    from compose.shapes.render import ShapeInstance, render
+    from compose.untraining import Monitor
+
+    def generator(prompt, method, seed, steps):
+        *_, colour, shape = prompt.split()
+        boxes = [(0.1, 0.1, 0.4, 0.4), (0.55, 0.55, 0.85, 0.85)] if shape == "circle" else [(0.3, 0.3, 0.7, 0.7)]
+        return SimpleNamespace(image=render([ShapeInstance(shape, colour, box) for box in boxes], 64))
+
+    measured = Monitor(("diamond",), ("circle", "square"), seeds=1).measure(generator)
+    assert measured["target"] == {"diamond": 1.0} and measured["retain"] == {"circle": 0.0, "square": 1.0}
+    assert measured["retain_mean"] == 0.5
+    erased = Monitor(("circle",), ("square",), seeds=1, erase=True).measure(generator)
+    assert erased["target"] == {"circle": 1.0} and erased["target_worst"] == 1.0
