@@ -14,7 +14,8 @@ Strategies (`correct` / `erase`), every one monitored:
   and a picture holding exactly one object of the asked colour is kept, captioned with the shape it shows
   (asked "a red diamond", drawn a red star: kept as "a red star"); pictures with copies or nothing are
   dropped. The fine-tune on the true stream then takes `curated_share` of every whole-caption batch from
-  these pictures: the model's own clean drawings, labelled by what they show.
+  these pictures: the model's own clean drawings, labelled by what they show. Measured on the
+  mislabelled shapes-v2 it made the rest worse, not better (README, untraining).
 - "closed-form": compose.editing's key/value edit (UCE): seconds, no data.
 - "esd" (erase only): ESD-x (Gandikota et al. 2023): the cross-attention layers are fine-tuned so that
   the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
