@@ -372,6 +372,11 @@ def _report_untraining(verb: str, result: dict) -> None:
     print(f"{verb} {', '.join(result['concepts'])} with {result['strategy']}: {result['steps']} steps, "
           f"{result['wall_seconds']} s; monitor target {before['target_mean']:.2f} -> {after['target_mean']:.2f}, "
           f"retain {before['retain_mean']:.2f} -> {after['retain_mean']:.2f}; wrote {result['output_model']}")
+    if "curated" in result:
+        pool = result["curated"]
+        print(f"curated pool: {pool['kept']} of {pool['drawn']} pictures kept, {pool['relabelled']} under another "
+              f"shape than asked ({pool['seconds']} s)" + ("; none kept: the fine-tune saw only the stream"
+                                                          if not pool["kept"] else ""))
 
 
 def command_correct(args) -> int:

@@ -253,3 +253,15 @@ def test_the_monitor_reads_pictures_strictly_as_the_audit_does():
     assert measured["retain_mean"] == 0.5
     erased = Monitor(("circle",), ("square",), seeds=1, erase=True).measure(generator)
     assert erased["target"] == {"circle": 1.0} and erased["target_worst"] == 1.0
+
+
+def test_the_report_of_a_curated_run_names_its_pool(capsys):
+    from compose.cli import _report_untraining
+
+    monitor = {"target_mean": 0.1, "retain_mean": 0.8}
+    result = {"concepts": ["diamond"], "strategy": "curated", "steps": 3, "wall_seconds": 1.0, "output_model": "m",
+              "monitor_before": monitor, "monitor_after": monitor,
+              "curated": {"drawn": 90, "kept": 0, "relabelled": 0, "seconds": 2.0}}
+    _report_untraining("corrected", result)
+    printed = capsys.readouterr().out
+    assert "curated pool: 0 of 90 pictures kept" in printed and "none kept" in printed
