@@ -56,7 +56,6 @@ from compose.files import write_atomically
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form")
 ERASE_STRATEGIES = ("esd", "closed-form")
 TRAINED_PARTS = ("all", "cross-attention", "text")
-COLOURS = ("red", "orange", "yellow", "green", "blue", "purple")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
 
@@ -119,22 +118,20 @@ class Monitor:
     history: list[dict] = field(default_factory=list)
 
     def measure(self, generator) -> dict:
-        from compose.bench.audit import read_drawn
-
-        from compose.bench.audit import SIZE_WORDS, prompt_text
+        from compose.bench.audit import Reading, audit_cases, prompt_text, read_drawn
 
         def accuracy(word: str) -> float:  # the audit's wordings: every colour, with and without size words
             right = 0
-            for colour in COLOURS:
-                for size in SIZE_WORDS:
-                    for seed in range(self.seeds):
-                        drawn_shape, drawn_colour, objects = read_drawn(generator(
-                            prompt=prompt_text(word, colour, size), method="plain", seed=seed, steps=self.steps).image)
-                        if self.erase:
-                            right += drawn_shape == word  # erasure: the share that still shows the concept
-                        else:  # the audit's strict reading: the asked shape and colour, one object
-                            right += (drawn_shape, drawn_colour, objects) == (word, colour, 1)
-            return right / (len(COLOURS) * len(SIZE_WORDS) * self.seeds)
+            cases = audit_cases((word,), range(self.seeds))
+            for shape, colour, size, seed in cases:
+                image = generator(prompt=prompt_text(shape, colour, size), method="plain", seed=seed,
+                                  steps=self.steps).image
+                reading = Reading(shape, colour, size, seed, *read_drawn(image), image)
+                if self.erase:
+                    right += reading.drawn_shape == word  # erasure: the share that still shows the concept
+                else:  # the audit's own verdict: the asked shape and colour, one object
+                    right += reading.correct
+            return right / len(cases)
 
         with torch.no_grad():
             target = {word: accuracy(word) for word in self.targets}
@@ -349,14 +346,13 @@ def curated_pool(bundle, seeds: int, chunk: int = 60) -> CuratedPool:
     """Draw every shape x colour x audit size wording `seeds` times (seeds from CURATED_FIRST_SEED) with the
     plain method at the model's defaults, and keep what the detector reads back as one object of the asked
     colour, captioned with the shape read back."""
-    from compose.bench.audit import SIZE_WORDS, prompt_text, read_drawn
+    from compose.bench.audit import audit_cases, prompt_text, read_drawn
     from compose.sampling import generate_plain
     from compose.shapes import world
 
     clock = time.perf_counter()
     bundle.unet.eval()
-    asked = [(shape, colour, size, CURATED_FIRST_SEED + seed) for shape in world.SHAPES for colour in COLOURS
-             for size in SIZE_WORDS for seed in range(seeds)]
+    asked = audit_cases(world.SHAPES, range(CURATED_FIRST_SEED, CURATED_FIRST_SEED + seeds))
     steps, guidance = bundle.steps_or_default(None, "plain"), bundle.guidance_or_default(None, "plain")
     images, captions, relabelled = [], [], 0
     for start in range(0, len(asked), chunk):

@@ -185,26 +185,29 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
     assert moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder learned"
 
 
+def stand_in_picture(prompt: str, shapes: dict | None = None, colours: dict | None = None) -> np.ndarray:
+    """What a stand-in model draws for "a [size] COLOUR SHAPE": the shape (or `shapes`' swap for it) in the
+    colour (or `colours`' swap), one of it, except circles, drawn twice."""
+    from compose.shapes.render import ShapeInstance, render
+
+    *_, colour, shape = prompt.split()
+    colour, shape = (colours or {}).get(colour, colour), (shapes or {}).get(shape, shape)
+    boxes = [(0.1, 0.1, 0.4, 0.4), (0.55, 0.55, 0.85, 0.85)] if shape == "circle" else [(0.3, 0.3, 0.7, 0.7)]
+    return render([ShapeInstance(shape, colour, box) for box in boxes], 64)
+
+
 def test_the_curated_pool_keeps_clean_pictures_labelled_by_what_they_show(monkeypatch):
     """A stand-in model that draws a star when asked for a diamond, two circles when asked for a circle and
     the wrong colour for yellow: the pool keeps the stars as stars, drops the copies and the wrong colours."""
     import compose.sampling
     from compose.bench.audit import SIZE_WORDS
-    from compose.shapes.render import ShapeInstance, render
     from compose.untraining import CURATED_FIRST_SEED, CuratedPool, curated_pool
 
     asked_seeds = []
 
     def drawn(bundle, prompts, seeds, steps, guidance):
         asked_seeds.extend(seeds)
-        pictures = []
-        for prompt in prompts:
-            *_, colour, shape = prompt.split()
-            colour = "blue" if colour == "yellow" else colour
-            shape = "star" if shape == "diamond" else shape
-            boxes = [(0.1, 0.1, 0.4, 0.4), (0.55, 0.55, 0.85, 0.85)] if shape == "circle" else [(0.3, 0.3, 0.7, 0.7)]
-            pictures.append(render([ShapeInstance(shape, colour, box) for box in boxes], 64))
-        return pictures
+        return [stand_in_picture(prompt, shapes={"diamond": "star"}, colours={"yellow": "blue"}) for prompt in prompts]
 
     class Bundle:
         unet = torch.nn.Identity()
@@ -240,13 +243,10 @@ def test_the_monitor_reads_pictures_strictly_as_the_audit_does():
     concept drawn for an erasure's."""
     from types import SimpleNamespace
 
-    from compose.shapes.render import ShapeInstance, render
     from compose.untraining import Monitor
 
     def generator(prompt, method, seed, steps):
-        *_, colour, shape = prompt.split()
-        boxes = [(0.1, 0.1, 0.4, 0.4), (0.55, 0.55, 0.85, 0.85)] if shape == "circle" else [(0.3, 0.3, 0.7, 0.7)]
-        return SimpleNamespace(image=render([ShapeInstance(shape, colour, box) for box in boxes], 64))
+        return SimpleNamespace(image=stand_in_picture(prompt))
 
     measured = Monitor(("diamond",), ("circle", "square"), seeds=1).measure(generator)
     assert measured["target"] == {"diamond": 1.0} and measured["retain"] == {"circle": 0.0, "square": 1.0}

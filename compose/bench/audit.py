@@ -38,6 +38,15 @@ def prompt_text(shape: str, color: str, size: str | None) -> str:
     return " ".join(word for word in ("a", size, color, shape) if word)
 
 
+def audit_cases(shapes, seeds) -> list[tuple[str, str, str | None, int]]:
+    """(shape, colour, size word, seed) of each single-object audit picture: every one of `shapes` in every
+    palette colour and size wording, at each of `seeds`."""
+    from compose.shapes import world
+
+    return [(shape, color, size, seed) for shape in shapes for color in world.PALETTE for size in SIZE_WORDS
+            for seed in seeds]
+
+
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """The 95% Wilson score interval of a proportion (Wilson 1927): sound at 0 and 1 and for few trials."""
     if trials == 0:
@@ -140,8 +149,7 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
 
         generator = Generator(model)
     # steps and guidance None: each method at the model's own defaults (the plain method's, when it names them).
-    cases = [(shape, color, size, seed) for shape in world.SHAPES for color in world.PALETTE for size in SIZE_WORDS
-             for seed in range(seeds)]
+    cases = audit_cases(world.SHAPES, range(seeds))
     readings = []
     for shape, color, size, seed in tqdm(cases, desc="audit", unit="picture", disable=not progress):
         image = generator(prompt=prompt_text(shape, color, size), method="plain", seed=seed, steps=steps,
