@@ -361,8 +361,8 @@ def _untrain_config(args):
     from compose.untraining import UntrainConfig
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
-            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "trained", "curated_seeds",
-            "curated_share")
+            "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "decay", "adam_epsilon", "trained",
+            "curated_seeds", "curated_share")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -414,6 +414,12 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                      help="fine-tunes: watch and save a moving average of the weights (default 0: off)")
     sub.add_argument("--warmup-steps", type=int, default=None, metavar="N",
                      help="fine-tunes: ramp the learning rate up over the first N steps (default 0)")
+    sub.add_argument("--decay", default=None, metavar="SCHEDULE",
+                     help="fine-tunes: the learning rate after the warm-up, constant (default) or cosine "
+                          "(annealed to 0 at --steps)")
+    sub.add_argument("--adam-epsilon", type=float, default=None, metavar="EPS",
+                     help="fine-tunes: Adam's epsilon (default 1e-8); near the gradients' scale (1e-4) a weight "
+                          "moves in proportion to its gradient, so weights pushed only by noise stay put")
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
                           "layers) or text (the text encoder and attn2's key/value projections)")

@@ -160,13 +160,31 @@ def test_the_untraining_flags_reach_the_config():
     args = build_parser().parse_args(["correct", "bundled", "--concept", "diamond", "--out", "unused",
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
                                       "--warmup-steps", "20", "--train", "text", "--strategy", "curated",
-                                      "--curated-seeds", "3", "--curated-share", "0.25"])
+                                      "--curated-seeds", "3", "--curated-share", "0.25", "--decay", "cosine",
+                                      "--adam-epsilon", "1e-4"])
     config = _untrain_config(args)
+    assert (config.decay, config.adam_epsilon) == ("cosine", 1e-4)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
         8, 2, 0.98, 20, "text")
     assert (config.strategy, config.curated_seeds, config.curated_share) == ("curated", 3, 0.25)
     assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
                                                       "unused"])).monitor_steps == 25
+
+
+def test_the_learning_rate_warms_up_then_holds_or_anneals_to_zero():
+    from compose.untraining import UntrainConfig, learning_rate_share
+
+    held = UntrainConfig("finetune", steps=100, warmup_steps=10)
+    annealed = UntrainConfig("finetune", steps=100, warmup_steps=10, decay="cosine")
+    for config in (held, annealed):
+        assert learning_rate_share(0, config) == pytest.approx(1 / 11)
+        assert learning_rate_share(10, config) == pytest.approx(1.0)
+    assert [learning_rate_share(done, held) for done in (55, 99, 100)] == [1.0, 1.0, 1.0]
+    shares = [learning_rate_share(done, annealed) for done in range(10, 101)]
+    assert shares == sorted(shares, reverse=True) and shares[-1] == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate_share(55, annealed) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="--decay 'linear'"):
+        UntrainConfig("finetune", decay="linear").check(("finetune",))
 
 
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
@@ -241,17 +259,15 @@ def test_the_curated_pool_keeps_clean_pictures_labelled_by_what_they_show(monkey
 def test_the_monitor_reads_pictures_strictly_as_the_audit_does():
     """Copies of the right shape fail a correction's monitor (as in the audit) but still count as the
     concept drawn for an erasure's."""
-    from types import SimpleNamespace
-
     from compose.untraining import Monitor
 
-    def generator(prompt, method, seed, steps):
-        return SimpleNamespace(image=stand_in_picture(prompt))
+    def draw(prompts, seeds):
+        return [stand_in_picture(prompt) for prompt in prompts]
 
-    measured = Monitor(("diamond",), ("circle", "square"), seeds=1).measure(generator)
+    measured = Monitor(("diamond",), ("circle", "square"), seeds=1).measure(draw)
     assert measured["target"] == {"diamond": 1.0} and measured["retain"] == {"circle": 0.0, "square": 1.0}
     assert measured["retain_mean"] == 0.5
-    erased = Monitor(("circle",), ("square",), seeds=1, erase=True).measure(generator)
+    erased = Monitor(("circle",), ("square",), seeds=1, erase=True).measure(draw)
     assert erased["target"] == {"circle": 1.0} and erased["target_worst"] == 1.0
 
 
