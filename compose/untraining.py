@@ -82,7 +82,7 @@ class UntrainConfig:
     ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
     warmup_steps: int = 0  # the learning rate ramps up linearly over these first steps (a fresh optimizer's)
     decay: str = "constant"  # after the warm-up: "constant", or "cosine" down to 0 at `steps` (annealed)
-    adam_epsilon: float = 1e-8  # raised towards the gradients' own scale (1e-4), weights pushed only by noise stay put
+    adam_epsilon: float = 1e-8  # near the gradients' own scale (1e-4): weights pushed only by noise stay put
     trained: str = "all"  # correct: "all" (UNet and text encoder), "cross-attention" (the UNet's attn2 layers)
     # or "text" (the text encoder and the attn2 key/value projections: only what reads the words)
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
