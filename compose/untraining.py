@@ -32,8 +32,8 @@ rate every step) and watch and save a moving average of its weights (`ema_decay`
 A fine-tune costs a model something even when nothing is wrong with it: shapes-v2 itself, fine-tuned on the
 true stream with the correction recipe, lost 4 points on diamond and 5 on the rest (README, untraining).
 Monitoring: every `monitor_every` steps a small validation set drawn with the plain method (in batches) and
-read back (each target word and each retained shape in every colour and the audit's size wordings, `monitor_seeds`
-seeds): the target
+read back (each target word and each retained shape in every colour and the audit's size wordings,
+`monitor_seeds` seeds): the target
 concepts' accuracy (erasure: the share of asked pictures that still show the concept) and the retain
 set's, logged to log.jsonl and plotted (monitor.png); the run stops early once the target is reached
 and the retain set holds (within `retain_tolerance` of where it started); "reached" means every target word
@@ -138,10 +138,13 @@ class Monitor:
         with torch.no_grad():
             pictures = draw([prompt_text(shape, colour, size) for shape, colour, size, _ in flat],
                             [seed for *_, seed in flat])
-        readings = iter(Reading(*case, *read_drawn(picture), picture) for case, picture in zip(flat, pictures))
+        readings = [Reading(*case, *read_drawn(picture), picture) for case, picture in zip(flat, pictures)]
+        by_word, start = {}, 0
+        for word, word_cases in cases.items():
+            by_word[word], start = readings[start:start + len(word_cases)], start + len(word_cases)
 
         def accuracy(word: str) -> float:  # the audit's wordings: every colour, with and without size words
-            mine = [next(readings) for _ in cases[word]]
+            mine = by_word[word]
             if self.erase:  # erasure: the share that still shows the concept
                 return sum(reading.drawn_shape == word for reading in mine) / len(mine)
             return sum(reading.correct for reading in mine) / len(mine)  # the audit's verdict: one right object
