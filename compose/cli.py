@@ -362,7 +362,7 @@ def _untrain_config(args):
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
             "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "decay", "adam_epsilon", "trained",
-            "curated_seeds", "curated_share")
+            "rest_learning_rate", "curated_seeds", "curated_share")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -423,6 +423,9 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
                           "layers) or text (the text encoder and attn2's key/value projections)")
+    sub.add_argument("--rest-learning-rate", type=float, default=None, metavar="LR",
+                     help="with --train cross-attention or text: the other weights learn at this peak rate "
+                          "(default 0: frozen)")
     sub.add_argument("--curated-seeds", type=int, default=None, metavar="N",
                      help="curated: the starting model's pictures per audit wording, read back (default 2)")
     sub.add_argument("--curated-share", type=float, default=None, metavar="SHARE",

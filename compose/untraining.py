@@ -24,7 +24,8 @@ Strategies (`correct` / `erase`), every one monitored:
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
-learned from data instead of solved for), ramp its learning rate
+learned from data instead of solved for) while the other weights stay or learn at their own smaller
+peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
 weights that the data pushes only by noise stay nearly put, where plain Adam moves each by about the learning
@@ -85,6 +86,7 @@ class UntrainConfig:
     adam_epsilon: float = 1e-8  # near the gradients' own scale (1e-4): weights pushed only by noise stay put
     trained: str = "all"  # correct: "all" (UNet and text encoder), "cross-attention" (the UNet's attn2 layers)
     # or "text" (the text encoder and the attn2 key/value projections: only what reads the words)
+    rest_learning_rate: float = 0.0  # with trained != "all": the other weights learn at this peak rate (0: frozen)
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     curated_seeds: int = 2  # "curated": the starting model's pictures per audit wording
     curated_share: float = 0.5  # "curated": the share of each whole-caption batch taken from those pictures
@@ -111,6 +113,9 @@ class UntrainConfig:
             (self.adam_epsilon > 0, f"--adam-epsilon {self.adam_epsilon}: must be positive"),
             (self.decay in DECAYS, f"--decay {self.decay!r}: choose one of {', '.join(DECAYS)}"),
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
+            (self.rest_learning_rate >= 0, f"--rest-learning-rate {self.rest_learning_rate}: give 0 (frozen) or more"),
+            (self.rest_learning_rate == 0 or self.trained != "all",
+             f"--rest-learning-rate {self.rest_learning_rate}: only with --train cross-attention or text"),
         ]
         for holds, message in rules:
             if not holds:
@@ -274,10 +279,17 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     else:
         unet.requires_grad_(True)
         text_encoder.requires_grad_(True)
-    parameters = [p for module in (unet, text_encoder) for p in module.parameters() if p.requires_grad]
+    chosen = [p for module in (unet, text_encoder) for p in module.parameters() if p.requires_grad]
+    groups = [{"params": chosen, "lr": config.learning_rate}]
+    if config.rest_learning_rate:  # the other weights learn too, more slowly
+        rest = [p for module in (unet, text_encoder) for p in module.parameters() if not p.requires_grad]
+        for parameter in rest:
+            parameter.requires_grad_(True)
+        groups.append({"params": rest, "lr": config.rest_learning_rate})
+    parameters = [p for group in groups for p in group["params"]]
     start = [p.detach().clone() for p in parameters]
     ema = [p.detach().clone() for p in parameters] if config.ema_decay else None
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, eps=config.adam_epsilon, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(groups, eps=config.adam_epsilon, weight_decay=0.0)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: learning_rate_share(done, config))
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
     retain = retained_shapes(concepts)

@@ -161,9 +161,9 @@ def test_the_untraining_flags_reach_the_config():
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
                                       "--warmup-steps", "20", "--train", "text", "--strategy", "curated",
                                       "--curated-seeds", "3", "--curated-share", "0.25", "--decay", "cosine",
-                                      "--adam-epsilon", "1e-4"])
+                                      "--adam-epsilon", "1e-4", "--rest-learning-rate", "2e-5"])
     config = _untrain_config(args)
-    assert (config.decay, config.adam_epsilon) == ("cosine", 1e-4)
+    assert (config.decay, config.adam_epsilon, config.rest_learning_rate) == ("cosine", 1e-4, 2e-5)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
         8, 2, 0.98, 20, "text")
     assert (config.strategy, config.curated_seeds, config.curated_share) == ("curated", 3, 0.25)
@@ -201,6 +201,23 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     assert moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder learned"
+
+
+def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
+    from compose.model.bundle import load_model
+    from compose.untraining import UntrainConfig, correct
+
+    original = load_model(tiny)
+    correct(str(tiny), ["diamond"], UntrainConfig(strategy="finetune", steps=2, batch_size=2, learning_rate=1e-2,
+                                                  rest_learning_rate=1e-2, monitor_every=2, monitor_seeds=1,
+                                                  monitor_steps=1, trained="text"), tmp_path / "both")
+    moved = moved_parameters(load_model(tmp_path / "both" / "model").unet, original.unet)
+    assert any(".attn2.to_k." in name for name in moved)
+    assert any("conv" in name for name in moved), "the picture-reading layers learned at the rest's rate"
+    with pytest.raises(ValueError, match="only with --train cross-attention or text"):
+        UntrainConfig("finetune", rest_learning_rate=1e-5).check(("finetune",))
+    with pytest.raises(ValueError, match="give 0"):
+        UntrainConfig("finetune", trained="text", rest_learning_rate=-1.0).check(("finetune",))
 
 
 def stand_in_picture(prompt: str, shapes: dict | None = None, colours: dict | None = None) -> np.ndarray:
