@@ -362,7 +362,7 @@ def _untrain_config(args):
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
             "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "decay", "adam_epsilon", "trained",
-            "rest_learning_rate", "curated_seeds", "curated_share")
+            "rest_learning_rate", "average_last", "curated_seeds", "curated_share")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -412,6 +412,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                      help="anchored: the share of the drift from the start taken back after each step (default 0.02)")
     sub.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                      help="fine-tunes: watch and save a moving average of the weights (default 0: off)")
+    sub.add_argument("--average-last", type=int, default=None, metavar="N",
+                     help="fine-tunes: watch and save the plain mean of the last N steps' weights (default 0: off)")
     sub.add_argument("--warmup-steps", type=int, default=None, metavar="N",
                      help="fine-tunes: ramp the learning rate up over the first N steps (default 0)")
     sub.add_argument("--decay", default=None, metavar="SCHEDULE",

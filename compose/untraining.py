@@ -29,7 +29,9 @@ peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
 weights that the data pushes only by noise stay nearly put, where plain Adam moves each by about the learning
-rate every step) and watch and save a moving average of its weights (`ema_decay`), as training does.
+rate every step) and watch and save a moving average of its weights (`ema_decay`), as training does, or the
+plain mean of its last steps' weights (`average_last`: tail averaging, the noise of a constant learning rate
+averaged out).
 A fine-tune costs a model something even when nothing is wrong with it: shapes-v2 itself, fine-tuned on the
 true stream with the correction recipe, lost 4 points on diamond and 5 on the rest (README, untraining).
 Monitoring: every `monitor_every` steps a small validation set drawn with the plain method (in batches) and
@@ -81,6 +83,7 @@ class UntrainConfig:
     retain_tolerance: float = 0.02
     anchor_pull: float = 0.02  # "anchored": the share of each step's drift from the start taken back
     ema_decay: float = 0.0  # > 0: watch and save an exponential moving average of the weights, as training does
+    average_last: int = 0  # > 0: over the last N steps, watch and save their plain mean instead (tail averaging)
     warmup_steps: int = 0  # the learning rate ramps up linearly over these first steps (a fresh optimizer's)
     decay: str = "constant"  # after the warm-up: "constant", or "cosine" down to 0 at `steps` (annealed)
     adam_epsilon: float = 1e-8  # near the gradients' own scale (1e-4): weights pushed only by noise stay put
@@ -107,6 +110,8 @@ class UntrainConfig:
             (1 <= self.monitor_steps <= 1000, f"monitor steps {self.monitor_steps}: give 1 to 1000"),
             (0 <= self.anchor_pull < 1, f"anchor pull {self.anchor_pull}: give a share in [0, 1)"),
             (0 <= self.ema_decay < 1, f"--ema-decay {self.ema_decay}: give a decay in [0, 1) (0: no average)"),
+            (0 <= self.average_last <= self.steps,
+             f"--average-last {self.average_last}: give 0 (off) to --steps ({self.steps})"),
             (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: give 0 or more"),
             (self.curated_seeds >= 1, f"--curated-seeds {self.curated_seeds}: give at least 1"),
             (0 < self.curated_share <= 1, f"--curated-share {self.curated_share}: give a share in (0, 1]"),
@@ -191,6 +196,19 @@ def learning_rate_share(done: int, config: UntrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def averaging_rate(step: int, config: UntrainConfig) -> float:
+    """How much of the watched average is kept when step `step` (1, 2, ...) ends: over the last
+    `average_last` steps (k-1)/k at the k-th of them, so the average is their plain mean; before them the
+    moving average's decay (warmed up as training warms it), or 0 (the average is the live weights)."""
+    tail_start = config.steps - config.average_last
+    if config.average_last and step > tail_start:
+        done = step - tail_start
+        return (done - 1) / done
+    if config.ema_decay:
+        return min(config.ema_decay, step / (9 + step))  # compose.training.update_ema's warm-up, step counted from 1
+    return 0.0
+
+
 def retained_shapes(concepts) -> tuple[str, ...]:
     from compose.shapes import world
 
@@ -255,7 +273,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     from compose.editing import shapes_world_texts as texts_of
     from compose.regions.attention import region_processors
-    from compose.training import ShapesBatches, averaged_weights, training_loss, update_ema
+    from compose.training import ShapesBatches, averaged_weights, training_loss
 
     for word in concepts:
         texts_of(word)  # names the rule for a word outside the shapes world
@@ -288,7 +306,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
         groups.append({"params": rest, "lr": config.rest_learning_rate})
     parameters = [p for group in groups for p in group["params"]]
     start = [p.detach().clone() for p in parameters]
-    ema = [p.detach().clone() for p in parameters] if config.ema_decay else None
+    ema = [p.detach().clone() for p in parameters] if config.ema_decay or config.average_last else None
     optimizer = torch.optim.AdamW(groups, eps=config.adam_epsilon, weight_decay=0.0)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: learning_rate_share(done, config))
     noise_scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
@@ -349,7 +367,10 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                     for parameter, origin in zip(parameters, start):
                         parameter.lerp_(origin, config.anchor_pull)
             if ema is not None:
-                update_ema(ema, parameters, step - 1, config.ema_decay)
+                rate = averaging_rate(step, config)
+                with torch.no_grad():
+                    torch._foreach_mul_(ema, rate)
+                    torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - rate)
             losses.append(float(loss.detach()))
             bar.update(1)
             if step % config.monitor_every == 0 or step == config.steps:

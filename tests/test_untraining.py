@@ -161,9 +161,10 @@ def test_the_untraining_flags_reach_the_config():
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
                                       "--warmup-steps", "20", "--train", "text", "--strategy", "curated",
                                       "--curated-seeds", "3", "--curated-share", "0.25", "--decay", "cosine",
-                                      "--adam-epsilon", "1e-4", "--rest-learning-rate", "2e-5"])
+                                      "--adam-epsilon", "1e-4", "--rest-learning-rate", "2e-5", "--average-last", "7"])
     config = _untrain_config(args)
-    assert (config.decay, config.adam_epsilon, config.rest_learning_rate) == ("cosine", 1e-4, 2e-5)
+    assert (config.decay, config.adam_epsilon, config.rest_learning_rate, config.average_last) == (
+        "cosine", 1e-4, 2e-5, 7)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
         8, 2, 0.98, 20, "text")
     assert (config.strategy, config.curated_seeds, config.curated_share) == ("curated", 3, 0.25)
@@ -185,6 +186,21 @@ def test_the_learning_rate_warms_up_then_holds_or_anneals_to_zero():
     assert learning_rate_share(55, annealed) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="--decay 'linear'"):
         UntrainConfig("finetune", decay="linear").check(("finetune",))
+
+
+def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
+    from compose.untraining import UntrainConfig, averaging_rate
+
+    config = UntrainConfig("finetune", steps=10, average_last=4, ema_decay=0.98)
+    average, weights = torch.zeros(1), [float(step * step) for step in range(1, 11)]
+    for step, weight in enumerate(weights, start=1):
+        rate = averaging_rate(step, config)
+        average = rate * average + (1 - rate) * weight
+    assert float(average) == pytest.approx(sum(weights[-4:]) / 4)
+    assert averaging_rate(3, UntrainConfig("finetune", steps=10)) == 0.0  # no average: the live weights
+    assert averaging_rate(3, config) == pytest.approx(3 / 12)  # the moving average's warm-up before the tail
+    with pytest.raises(ValueError, match="--average-last 11"):
+        UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
