@@ -524,12 +524,21 @@ def averaged_weights(parameters: list[torch.Tensor], ema: list[torch.Tensor] | N
             torch._foreach_copy_(parameters, live)
 
 
-def update_ema(ema: list[torch.Tensor], parameters: list[torch.Tensor], step: int, decay: float) -> None:
-    """One EMA step, its decay warmed up as (1 + step) / (10 + step) until it reaches `decay`."""
-    rate = min(decay, (1 + step) / (10 + step))
+def ema_rate(step: int, decay: float) -> float:
+    """The EMA's decay at `step` (0, 1, ...): warmed up as (1 + step) / (10 + step) until it reaches `decay`."""
+    return min(decay, (1 + step) / (10 + step))
+
+
+def blend_into(average: list[torch.Tensor], parameters: list[torch.Tensor], keep: float) -> None:
+    """average <- keep * average + (1 - keep) * parameters, in place."""
     with torch.no_grad():
-        torch._foreach_mul_(ema, rate)
-        torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - rate)
+        torch._foreach_mul_(average, keep)
+        torch._foreach_add_(average, [p.detach() for p in parameters], alpha=1 - keep)
+
+
+def update_ema(ema: list[torch.Tensor], parameters: list[torch.Tensor], step: int, decay: float) -> None:
+    """One EMA step at `step` (see ema_rate)."""
+    blend_into(ema, parameters, ema_rate(step, decay))
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:

@@ -205,7 +205,9 @@ def averaging_rate(step: int, config: UntrainConfig) -> float:
         done = step - tail_start
         return (done - 1) / done
     if config.ema_decay:
-        return min(config.ema_decay, step / (9 + step))  # compose.training.update_ema's warm-up, step counted from 1
+        from compose.training import ema_rate
+
+        return ema_rate(step - 1, config.ema_decay)  # training counts its steps from 0
     return 0.0
 
 
@@ -273,7 +275,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     from compose.editing import shapes_world_texts as texts_of
     from compose.regions.attention import region_processors
-    from compose.training import ShapesBatches, averaged_weights, training_loss
+    from compose.training import ShapesBatches, averaged_weights, blend_into, training_loss
 
     for word in concepts:
         texts_of(word)  # names the rule for a word outside the shapes world
@@ -305,7 +307,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
             parameter.requires_grad_(True)
         groups.append({"params": rest, "lr": config.rest_learning_rate})
     parameters = [p for group in groups for p in group["params"]]
-    start = [p.detach().clone() for p in parameters]
+    start = [p.detach().clone() for p in parameters] if config.strategy == "anchored" else None
     ema = [p.detach().clone() for p in parameters] if config.ema_decay or config.average_last else None
     optimizer = torch.optim.AdamW(groups, eps=config.adam_epsilon, weight_decay=0.0)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: learning_rate_share(done, config))
@@ -367,10 +369,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                     for parameter, origin in zip(parameters, start):
                         parameter.lerp_(origin, config.anchor_pull)
             if ema is not None:
-                rate = averaging_rate(step, config)
-                with torch.no_grad():
-                    torch._foreach_mul_(ema, rate)
-                    torch._foreach_add_(ema, [p.detach() for p in parameters], alpha=1 - rate)
+                blend_into(ema, parameters, averaging_rate(step, config))
             losses.append(float(loss.detach()))
             bar.update(1)
             if step % config.monitor_every == 0 or step == config.steps:
