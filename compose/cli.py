@@ -533,13 +533,15 @@ def _untraining_commands(commands) -> None:
     sub.set_defaults(handler=command_audit)
 
     sub = commands.add_parser("correct", help="correct a model's learned mistake about a concept, monitored "
-                              "(fine-tune, anchored, prior preservation, the detector-curated own pictures, or a closed-form edit)")
+                              "(fine-tune, anchored, prior preservation, the detector-curated own pictures, a closed-form edit or a "
+                              "token swap)")
     sub.add_argument("model", metavar="MODEL", help="'bundled' or a model folder")
     sub.add_argument("--concept", action="append", required=True, metavar="WORD",
                      help="a shape or colour the model gets wrong (repeatable)")
     sub.add_argument("--confused-with", default=None, metavar="WORD",
-                     help="closed-form: the word the model now draws for the concept (the two are swapped back)")
-    _untraining_options(sub, "finetune, anchored, prior, curated or closed-form", "anchored")
+                     help="closed-form, token-swap: the word the model now draws for the concept (the two are "
+                     "swapped back)")
+    _untraining_options(sub, "finetune, anchored, prior, curated, closed-form or token-swap", "anchored")
     sub.set_defaults(handler=command_correct)
 
     sub = commands.add_parser("erase", help="erase a concept from a model (ESD-style fine-tune or a closed-form "

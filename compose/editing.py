@@ -157,3 +157,44 @@ def edit_concepts(bundle, mapping: dict[str, str], preserve_scale: float = PRESE
             raise ValueError(f"{old!r} -> {new!r}: a word mapped to itself changes nothing")
     sources, targets, preserved = concept_texts(mapping)
     return edit_cross_attention(bundle, sources, targets, preserved, preserve_scale, mapping=mapping)
+
+
+def _single_token(tokenizer, word: str) -> int:
+    """The one token id of `word` in `tokenizer`; a word split into several tokens is an error."""
+    ids = tokenizer(word, add_special_tokens=False).input_ids
+    if len(ids) != 1:
+        raise ValueError(f"{word!r} is {len(ids)} tokens in this model's tokenizer: a token swap needs words "
+                         "that are one token each (use --strategy closed-form)")
+    return ids[0]
+
+
+def swap_word_embeddings(bundle, pairs: dict[str, str]) -> dict:
+    """Exchange, in every text encoder of `bundle`, the input embeddings of each pair's two words (and of
+    their plurals); in place, in milliseconds. Returns what was swapped and the seconds.
+
+    A model trained on captions in which two words were swapped is, token for token, a model of the true
+    captions with those two rows of its embedding table exchanged: the text encoder sees a word only
+    through its row. Exchanging them back is the exact inverse of the mislabelling, as far as training
+    learned it (whatever else the mislabelled training moved stays moved). It fixes a swap only: a one-way
+    mistake ("star" pictures captioned "diamond", "diamond" ones kept) leaves one word naming two shapes,
+    which no exchange of rows undoes."""
+    from compose.shapes.captions import plural
+
+    if not pairs:
+        raise ValueError("give at least one pair of words to swap, e.g. {'diamond': 'star'}")
+    words = [(a, b) for first, second in pairs.items() for a, b in ((first, second), (plural(first), plural(second)))]
+    for first, second in words:
+        if first == second:
+            raise ValueError(f"{first!r} <-> {second!r}: a word swapped with itself changes nothing")
+    clock = time.perf_counter()
+    encoders = [(bundle.text_encoder, bundle.tokenizer)]
+    if getattr(bundle, "text_encoder_2", None) is not None:
+        encoders.append((bundle.text_encoder_2, bundle.tokenizer_2))
+    rows = [[(_single_token(tokenizer, a), _single_token(tokenizer, b)) for a, b in words] for _, tokenizer in encoders]
+    with torch.no_grad():
+        for (encoder, _), encoder_rows in zip(encoders, rows):
+            table = encoder.get_input_embeddings().weight
+            for a, b in encoder_rows:
+                table[[a, b]] = table[[b, a]].clone()
+    return {"strategy": "token-swap", "swapped": [list(pair) for pair in words], "encoders": len(encoders),
+            "seconds": round(time.perf_counter() - clock, 4)}

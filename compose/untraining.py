@@ -17,6 +17,9 @@ Strategies (`correct` / `erase`), every one monitored:
   these pictures: the model's own clean drawings, labelled by what they show. Measured on the
   mislabelled shapes-v2 it made the rest worse, not better (README, untraining).
 - "closed-form": compose.editing's key/value edit (UCE): seconds, no data.
+- "token-swap": for a swap of two words (the concept's pictures captioned as the confused word and the
+  other way round), exchange the two words' rows of the text encoder's embedding table (and their
+  plurals'): the exact inverse of the caption swap as far as training learned it; milliseconds, no data.
 - "esd" (erase only): ESD-x (Gandikota et al. 2023): the cross-attention layers are fine-tuned so that
   the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
   away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
@@ -62,7 +65,7 @@ import torch
 
 from compose.files import write_atomically
 
-CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form")
+CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
 TRAINED_PARTS = ("all", "cross-attention", "text")
 DECAYS = ("constant", "cosine")
@@ -222,10 +225,15 @@ def correct(model: str, concepts: list[str], config: UntrainConfig, out: str | P
     """Correct `model`'s mistake about `concepts` (shapes-world words) with `config.strategy`; writes
     out/model (the corrected model), out/log.jsonl, out/monitor.png and out/result.json; returns the result."""
     config.check(CORRECT_STRATEGIES)
-    if config.strategy == "closed-form":
+    if config.strategy in ("closed-form", "token-swap"):
         if not confused_with:
-            raise ValueError("--strategy closed-form corrects a confusion between two words: give "
+            raise ValueError(f"--strategy {config.strategy} corrects a confusion between two words: give "
                              "--confused-with WORD (the word the model now draws for the concept)")
+        if config.strategy == "token-swap":
+            if len(concepts) != 1 or concepts[0] == confused_with:
+                raise ValueError("--strategy token-swap exchanges two words: give one --concept and a different "
+                                 "--confused-with")
+            return _closed_form(model, {concepts[0]: confused_with}, concepts, config, out, erase=False)
         mapping = {word: confused_with for word in concepts} | {confused_with: concepts[0]}
         return _closed_form(model, mapping, concepts, config, out, erase=False)
     return _fine_tune(model, tuple(concepts), config, Path(out), erase=False, progress=progress)
@@ -250,7 +258,7 @@ def _load(model: str, out: Path):
 
 def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], config: UntrainConfig, out,
                  erase: bool) -> dict:
-    from compose.editing import edit_concepts, shapes_world_texts
+    from compose.editing import edit_concepts, shapes_world_texts, swap_word_embeddings
 
     for word in mapping:
         shapes_world_texts(word)  # names the rule for a word outside the shapes world
@@ -260,10 +268,13 @@ def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], confi
                       steps=config.monitor_steps)
     draw = plain_drawer(bundle, config.monitor_steps)
     before = monitor.measure(draw)
-    report = edit_concepts(bundle, mapping)
+    if config.strategy == "token-swap":
+        report = swap_word_embeddings(bundle, mapping)
+    else:
+        report = edit_concepts(bundle, mapping).to_dict()
     after = monitor.measure(draw)
-    result = {"model": str(model), "concepts": list(concepts), **report.to_dict(), "monitor_before": before,
-              "monitor_after": after, "steps": 0, "wall_seconds": round(report.seconds, 3)}
+    result = {"model": str(model), "concepts": list(concepts), **report, "monitor_before": before,
+              "monitor_after": after, "steps": 0, "wall_seconds": round(report["seconds"], 3)}
     _save(bundle, out, result)
     return result
 

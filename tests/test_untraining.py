@@ -15,6 +15,7 @@ from compose.editing import (
     cross_attention_projections,
     edit_concepts,
     shapes_world_texts,
+    swap_word_embeddings,
 )
 from compose.shapes.captions import replace_words
 
@@ -110,6 +111,45 @@ def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tm
         correct(str(tiny), ["diamond"], UntrainConfig(strategy="esd"), tmp_path / "other")
     with pytest.raises(ValueError, match="--confused-with"):
         correct(str(tiny), ["diamond"], UntrainConfig(strategy="closed-form"), tmp_path / "other")
+
+
+def test_a_token_swap_makes_each_word_read_exactly_as_the_other_did(tiny):
+    from compose.model.bundle import load_model
+
+    bundle = load_model(tiny)  # its tokenizer holds star, stars, square and squares as one token each
+    texts = ["a red star", "a red square", "two blue stars", "two blue squares", "a small green circle"]
+    with torch.no_grad():
+        before = bundle.encode(texts, bundle.text_length)
+        unet_before = [p.clone() for p in bundle.unet.parameters()]
+        report = swap_word_embeddings(bundle, {"star": "square"})
+        after = bundle.encode(texts, bundle.text_length)
+    assert report["swapped"] == [["star", "square"], ["stars", "squares"]]
+    for now, then in ((0, 1), (1, 0), (2, 3), (3, 2), (4, 4)):
+        assert torch.equal(after[now], before[then]), f"{texts[now]!r} should read as {texts[then]!r} did"
+    assert all(torch.equal(a, b) for a, b in zip(bundle.unet.parameters(), unet_before)), "the UNet is untouched"
+    table = bundle.text_encoder.get_input_embeddings().weight.detach().clone()
+    with pytest.raises(ValueError, match="'diamonds' is 4 tokens"):  # di amon d s: refused before anything moves
+        swap_word_embeddings(bundle, {"star": "square", "diamond": "circle"})
+    assert torch.equal(table, bundle.text_encoder.get_input_embeddings().weight), "a refused swap changes nothing"
+    with pytest.raises(ValueError, match="itself"):
+        swap_word_embeddings(bundle, {"star": "star"})
+
+
+def test_correct_by_token_swap_writes_the_swapped_model(tiny, tmp_path):
+    from compose.model.bundle import load_model
+    from compose.untraining import UntrainConfig, correct
+
+    config = UntrainConfig(strategy="token-swap", monitor_seeds=1, monitor_steps=1)
+    with pytest.raises(ValueError, match="--confused-with"):
+        correct(str(tiny), ["star"], config, tmp_path / "none")
+    with pytest.raises(ValueError, match="one --concept"):
+        correct(str(tiny), ["star", "circle"], config, tmp_path / "none", confused_with="square")
+    result = correct(str(tiny), ["star"], config, tmp_path / "swap", confused_with="square")
+    assert result["strategy"] == "token-swap" and result["steps"] == 0 and "target" in result["monitor_after"]
+    original, edited = load_model(tiny), load_model(tmp_path / "swap" / "model")
+    assert edited.info["edits"][-1]["strategy"] == "token-swap"
+    with torch.no_grad():
+        assert torch.allclose(edited.encode(["a red star"], 16), original.encode(["a red square"], 16), atol=1e-3)
 
 
 def moved_parameters(after: torch.nn.Module, before: torch.nn.Module) -> list[str]:
