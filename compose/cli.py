@@ -362,7 +362,7 @@ def _untrain_config(args):
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
             "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "decay", "adam_epsilon", "trained",
-            "rest_learning_rate", "average_last", "curated_seeds", "curated_share")
+            "rest_learning_rate", "average_last", "curated_seeds", "curated_share", "focus_share")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -542,6 +542,9 @@ def _untraining_commands(commands) -> None:
                      help="closed-form, token-swap: the word the model now draws for the concept (the two are "
                      "swapped back)")
     _untraining_options(sub, "finetune, anchored, prior, curated, closed-form or token-swap", "anchored")
+    sub.add_argument("--focus-share", type=float, default=None, metavar="SHARE",
+                     help="fine-tunes of shapes: the share of each whole-caption batch taken from stream samples "
+                     "that draw a target shape (default 0: the plain stream)")
     sub.set_defaults(handler=command_correct)
 
     sub = commands.add_parser("erase", help="erase a concept from a model (ESD-style fine-tune or a closed-form "

@@ -24,6 +24,9 @@ Strategies (`correct` / `erase`), every one monitored:
   the prediction for the concept's captions becomes the frozen model's unconditional prediction pushed
   away from the concept (v(x, empty) - eta (v(x, concept) - v(x, empty))), while the predictions for
   the other concepts' captions are held to the frozen model's.
+A correction's fine-tune can give the corrected data a larger share of each whole-caption batch
+(`focus_share`: samples of the same true stream, further along it, that draw a target shape), as one
+oversamples a class whose labels were fixed.
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
@@ -61,6 +64,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from compose.files import write_atomically
@@ -96,6 +100,8 @@ class UntrainConfig:
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     curated_seeds: int = 2  # "curated": the starting model's pictures per audit wording
     curated_share: float = 0.5  # "curated": the share of each whole-caption batch taken from those pictures
+    focus_share: float = 0.0  # correct: the share of each whole-caption batch taken from stream samples that
+    # draw a target concept (0: the plain stream, where each shape is in about a third of the samples)
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
     target_accuracy: float = 0.9  # correct: stop once every target concept reads back this well
     erase_share: float = 0.05  # erase: stop once at most this share of asked pictures shows the concept
@@ -118,6 +124,7 @@ class UntrainConfig:
             (self.warmup_steps >= 0, f"--warmup-steps {self.warmup_steps}: give 0 or more"),
             (self.curated_seeds >= 1, f"--curated-seeds {self.curated_seeds}: give at least 1"),
             (0 < self.curated_share <= 1, f"--curated-share {self.curated_share}: give a share in (0, 1]"),
+            (0 <= self.focus_share <= 1, f"--focus-share {self.focus_share}: give a share in [0, 1]"),
             (self.adam_epsilon > 0, f"--adam-epsilon {self.adam_epsilon}: must be positive"),
             (self.decay in DECAYS, f"--decay {self.decay!r}: choose one of {', '.join(DECAYS)}"),
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
@@ -290,6 +297,9 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
     for word in concepts:
         texts_of(word)  # names the rule for a word outside the shapes world
+    if config.focus_share and (erase or not shapes_only(concepts)):
+        raise ValueError(f"--focus-share {config.focus_share}: correct only, and only shapes (focus finds the "
+                         f"stream's samples by the shapes they draw; {', '.join(concepts)} given)")
     if config.threads:
         torch.set_num_threads(config.threads)
     bundle = _load(model, out)
@@ -349,6 +359,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
     log_path.write_text("", encoding="utf-8")
     first = watch(0, None)
     pool = curated_pool(bundle, config.curated_seeds) if config.strategy == "curated" else None
+    focus = FocusedStream(config.seed, concepts, bundle.native_size) if config.focus_share else None
     retain_floor = first["retain_mean"] - config.retain_tolerance
     stop_reason, losses, step = "steps", [], 0
     bar = tqdm(total=config.steps, desc=f"{'erase' if erase else 'correct'} ({config.strategy})", unit="step",
@@ -358,6 +369,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
         unet.train()
         for step in range(1, config.steps + 1):
             batch = data.batch(step - 1)
+            if focus is not None:
+                batch = focus.mixed_into(batch, config.focus_share)
             if pool is not None:
                 batch = pool.mixed_into(batch, config.curated_share, rng)
             generator_step = torch.Generator().manual_seed(config.seed * 100_003 + step)
@@ -419,12 +432,56 @@ class CuratedPool:
         """`batch` with its first `share` of rows replaced by random pool pictures (region batches as they are)."""
         if batch["region_mode"] or not self.captions:
             return batch
-        count = round(len(batch["captions"]) * share)
-        rows = torch.randint(0, len(self.captions), (count,), generator=rng)
-        images = batch["images"].clone()
-        images[:count] = self.images[rows]
-        captions = [self.captions[row] for row in rows.tolist()] + batch["captions"][count:]
-        return {**batch, "images": images, "captions": captions}
+        rows = torch.randint(0, len(self.captions), (round(len(batch["captions"]) * share),), generator=rng)
+        return with_first_rows(batch, self.images[rows], [self.captions[row] for row in rows.tolist()])
+
+
+def with_first_rows(batch: dict, images: torch.Tensor, captions: list[str]) -> dict:
+    """`batch` with its first len(captions) pictures and captions replaced by these."""
+    count = len(captions)
+    replaced = batch["images"].clone()
+    replaced[:count] = images
+    return {**batch, "images": replaced, "captions": captions + batch["captions"][count:]}
+
+
+FOCUS_FIRST_INDEX = 10**9  # focused samples come from this far along the stream: never a batch's own samples
+
+
+class FocusedStream:
+    """Samples of the true training stream that draw at least one target shape, in stream order from
+    FOCUS_FIRST_INDEX: the corrected data given a larger share of each batch ("focus")."""
+
+    def __init__(self, seed: int, concepts, size: int):
+        self.seed, self.concepts, self.size = seed, set(concepts), size
+        self.next_index = FOCUS_FIRST_INDEX
+
+    def take(self, count: int) -> list:
+        from compose.shapes.data import TRAINING_MIX, sample_at
+
+        found = []
+        while len(found) < count:
+            sample = sample_at(self.seed, self.next_index, size=self.size, mix=TRAINING_MIX)
+            self.next_index += 1
+            if any(instance.shape in self.concepts for instance in sample.instances):
+                found.append(sample)
+        return found
+
+    def mixed_into(self, batch: dict, share: float) -> dict:
+        """`batch` with its first `share` of rows replaced by focused samples (region batches as they are)."""
+        if batch["region_mode"]:
+            return batch
+        samples = self.take(round(len(batch["captions"]) * share))
+        if not samples:
+            return batch
+        images = torch.from_numpy(np.stack([sample.image for sample in samples])).permute(0, 3, 1, 2)
+        return with_first_rows(batch, images.float() / 127.5 - 1, [sample.caption for sample in samples])
+
+
+def shapes_only(concepts) -> bool:
+    """Whether every concept is a shape (focus finds samples by the shapes they draw)."""
+    from compose.shapes import world
+
+    return all(concept in world.SHAPES for concept in concepts)
 
 
 def curated_pool(bundle, seeds: int, chunk: int = 60) -> CuratedPool:

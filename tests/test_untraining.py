@@ -91,7 +91,8 @@ def test_correct_fine_tunes_with_monitoring_and_writes_a_loadable_model(tiny, tm
     for strategy in ("finetune", "anchored", "prior", "curated"):
         out = tmp_path / strategy
         config = UntrainConfig(strategy=strategy, steps=2, batch_size=2, monitor_every=1, monitor_seeds=1,
-                               monitor_steps=1, anchor_pull=0.5, curated_seeds=1)
+                               monitor_steps=1, anchor_pull=0.5, curated_seeds=1,
+                               focus_share=0.5 if strategy == "finetune" else 0.0)
         results[strategy] = correct(str(tiny), ["diamond"], config, out)
         log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
         steps = [record["step"] for record in log]
@@ -201,15 +202,48 @@ def test_the_untraining_flags_reach_the_config():
                                       "--monitor-steps", "8", "--monitor-seeds", "2", "--ema-decay", "0.98",
                                       "--warmup-steps", "20", "--train", "text", "--strategy", "curated",
                                       "--curated-seeds", "3", "--curated-share", "0.25", "--decay", "cosine",
-                                      "--adam-epsilon", "1e-4", "--rest-learning-rate", "2e-5", "--average-last", "7"])
+                                      "--adam-epsilon", "1e-4", "--rest-learning-rate", "2e-5", "--average-last", "7",
+                                      "--focus-share", "0.5"])
     config = _untrain_config(args)
     assert (config.decay, config.adam_epsilon, config.rest_learning_rate, config.average_last) == (
         "cosine", 1e-4, 2e-5, 7)
     assert (config.monitor_steps, config.monitor_seeds, config.ema_decay, config.warmup_steps, config.trained) == (
         8, 2, 0.98, 20, "text")
-    assert (config.strategy, config.curated_seeds, config.curated_share) == ("curated", 3, 0.25)
+    assert (config.strategy, config.curated_seeds, config.curated_share, config.focus_share) == (
+        "curated", 3, 0.25, 0.5)
     assert _untrain_config(build_parser().parse_args(["erase", "bundled", "--concept", "star", "--out",
                                                       "unused"])).monitor_steps == 25
+
+
+def test_focus_fills_the_first_rows_of_a_caption_batch_with_samples_that_draw_a_target():
+    from compose.shapes.data import TRAINING_MIX, sample_at
+    from compose.training import ShapesBatches
+    from compose.untraining import FocusedStream
+
+    data = ShapesBatches(0, 8, start_batch=0, rank=0, world=1, region_fraction=0.0)
+    batch = data.batch(0)
+    focus = FocusedStream(0, ("diamond",), 64)
+    mixed = focus.mixed_into(batch, 0.5)
+    assert mixed["captions"][4:] == batch["captions"][4:] and torch.equal(mixed["images"][4:], batch["images"][4:])
+    first = focus.next_index - 1  # the last focused sample taken: it must be the one in row 3, image and caption
+    sample = sample_at(0, first, size=64, mix=TRAINING_MIX)
+    assert mixed["captions"][3] == sample.caption
+    assert torch.equal(mixed["images"][3], torch.from_numpy(sample.image).permute(2, 0, 1).float() / 127.5 - 1)
+    assert all("diamond" in caption for caption in mixed["captions"][:4]), mixed["captions"][:4]
+    assert focus.mixed_into(batch, 0.5)["captions"][:4] != mixed["captions"][:4], "each step takes new samples"
+    region = {**batch, "region_mode": True}
+    assert focus.mixed_into(region, 0.5) is region, "region batches keep their own phrases and boxes"
+
+
+def test_focus_is_refused_for_an_erasure_and_for_a_colour(tiny, tmp_path):
+    from compose.untraining import UntrainConfig, correct, erase
+
+    config = UntrainConfig(strategy="finetune", steps=1, focus_share=0.5)
+    with pytest.raises(ValueError, match="--focus-share 0.5: correct only, and only shapes"):
+        correct(str(tiny), ["red"], config, tmp_path / "colour")
+    with pytest.raises(ValueError, match="--focus-share"):
+        erase(str(tiny), "star", UntrainConfig(strategy="esd", steps=1, focus_share=0.5), tmp_path / "erase")
+    assert not (tmp_path / "colour").exists() and not (tmp_path / "erase").exists()
 
 
 def test_the_learning_rate_warms_up_then_holds_or_anneals_to_zero():
