@@ -240,7 +240,8 @@ def correct(model: str, concepts: list[str], config: UntrainConfig, out: str | P
             if len(concepts) != 1 or concepts[0] == confused_with:
                 raise ValueError("--strategy token-swap exchanges two words: give one --concept and a different "
                                  "--confused-with")
-            return _closed_form(model, {concepts[0]: confused_with}, concepts, config, out, erase=False)
+            return _closed_form(model, {concepts[0]: confused_with}, [concepts[0], confused_with], config, out,
+                                erase=False)
         mapping = {word: confused_with for word in concepts} | {confused_with: concepts[0]}
         return _closed_form(model, mapping, concepts, config, out, erase=False)
     return _fine_tune(model, tuple(concepts), config, Path(out), erase=False, progress=progress)
@@ -271,7 +272,7 @@ def _closed_form(model: str, mapping: dict[str, str], concepts: list[str], confi
         shapes_world_texts(word)  # names the rule for a word outside the shapes world
     out = Path(out)
     bundle = _load(model, out)
-    monitor = Monitor(tuple(concepts), retained_shapes(mapping), config.monitor_seeds, erase=erase,
+    monitor = Monitor(tuple(concepts), retained_shapes({*mapping, *concepts}), config.monitor_seeds, erase=erase,
                       steps=config.monitor_steps)
     draw = plain_drawer(bundle, config.monitor_steps)
     before = monitor.measure(draw)

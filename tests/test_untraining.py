@@ -146,7 +146,9 @@ def test_correct_by_token_swap_writes_the_swapped_model(tiny, tmp_path):
     with pytest.raises(ValueError, match="one --concept"):
         correct(str(tiny), ["star", "circle"], config, tmp_path / "none", confused_with="square")
     result = correct(str(tiny), ["star"], config, tmp_path / "swap", confused_with="square")
-    assert result["strategy"] == "token-swap" and result["steps"] == 0 and "target" in result["monitor_after"]
+    assert result["strategy"] == "token-swap" and result["steps"] == 0
+    assert set(result["monitor_after"]["target"]) == {"star", "square"}, "both swapped words are targets"
+    assert set(result["monitor_after"]["retain"]) == {"circle", "triangle", "diamond"}
     original, edited = load_model(tiny), load_model(tmp_path / "swap" / "model")
     assert edited.info["edits"][-1]["strategy"] == "token-swap"
     with torch.no_grad():
