@@ -135,6 +135,11 @@ class TrainConfig:
         return cls(**values, model=ShapesModelConfig(**model))
 
 
+def model_pixels(pictures) -> torch.Tensor:
+    """(N, H, W, 3) uint8 RGB pictures (a list or an array) as the models' pixels: (N, 3, H, W) floats in [-1, 1]."""
+    return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 class ShapesBatches(torch.utils.data.IterableDataset):
     """Whole training batches from the shapes stream; batch b is a pure function of (seed, b).
 
@@ -154,7 +159,6 @@ class ShapesBatches(torch.utils.data.IterableDataset):
         first = index * self.batch_size
         samples = [sample_at(self.seed, first + offset, size=self.image_size, mix=mix)
                    for offset in range(self.batch_size)]
-        images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
         boxes = torch.zeros(self.batch_size, MAX_REGIONS, 4)
         phrases = []
         for row, sample in enumerate(samples):
@@ -162,7 +166,7 @@ class ShapesBatches(torch.utils.data.IterableDataset):
             phrases.append([self.relabelled(region.phrase) for region in regions])
             if regions:
                 boxes[row, :len(regions)] = torch.tensor([region.box for region in regions])
-        return {"index": index, "images": images.float() / 127.5 - 1,
+        return {"index": index, "images": model_pixels([s.image for s in samples]),
                 "captions": [self.relabelled(s.caption) for s in samples],
                 "region_mode": region_mode, "phrases": phrases, "boxes": boxes}
 

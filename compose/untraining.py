@@ -64,7 +64,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from compose.files import write_atomically
@@ -474,8 +473,10 @@ class FocusedStream:
         samples = self.take(round(len(batch["captions"]) * share))
         if not samples:
             return batch
-        images = torch.from_numpy(np.stack([sample.image for sample in samples])).permute(0, 3, 1, 2)
-        return with_first_rows(batch, images.float() / 127.5 - 1, [sample.caption for sample in samples])
+        from compose.training import model_pixels
+
+        return with_first_rows(batch, model_pixels([sample.image for sample in samples]),
+                               [sample.caption for sample in samples])
 
 
 def shapes_only(concepts) -> bool:

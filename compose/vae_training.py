@@ -30,7 +30,7 @@ from compose.checkpoints import (drop_log_after, has_checkpoint, load_optimizer_
                                  read_checkpoint, read_saved_config, write_checkpoint)
 from compose.files import write_atomically
 from compose.shapes.data import DataMix, sample_at, stream_seed
-from compose.training import learning_rate_at
+from compose.training import learning_rate_at, model_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def training_batch(config: VaeTrainConfig, step: int) -> torch.Tensor:
         image = sample_at(config.seed, first + offset, size=size, mix=VAE_MIX).image
         top, left = rng.integers(0, size - crop + 1, size=2)
         pictures.append(image[top:top + crop, left:left + crop])
-    return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return model_pixels(pictures)
 
 
 def round_trip(vae, images: np.ndarray, batch: int = 32) -> np.ndarray:
