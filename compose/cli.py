@@ -349,7 +349,7 @@ def command_audit(args) -> int:
     from compose.bench.audit import audit, write_audit
 
     report = audit(args.model, seeds=args.seeds, steps=args.steps, guidance=args.guidance, threshold=args.threshold,
-                   compositional=args.compositional, progress=not args.quiet)
+                   compositional=args.compositional, progress=not args.quiet, first_seed=args.first_seed)
     write_audit(report, args.out)
     data = report.to_dict()
     print(f"{data['correct']} of {data['pictures']} single-object pictures exactly right; flagged: "
@@ -523,6 +523,9 @@ def _untraining_commands(commands) -> None:
                               "confusion matrices, per-concept accuracy")
     sub.add_argument("model", nargs="?", default=None, metavar="MODEL", help="'bundled' (default) or a model folder")
     sub.add_argument("--seeds", type=int, default=4, help="pictures per prompt (default 4)")
+    sub.add_argument("--first-seed", type=int, default=0, metavar="N",
+                     help="draw seeds N .. N + SEEDS - 1 (default 0; e.g. 4 with --seeds 4: the seeds an audit of "
+                     "4 from 0 never drew, for a held-out check)")
     sub.add_argument("--steps", type=int, default=None, help=STEPS_HELP)
     sub.add_argument("--guidance", type=float, default=None, help=GUIDANCE_HELP)
     sub.add_argument("--threshold", type=float, default=0.8, help="flag concepts below this accuracy (default 0.8)")

@@ -38,6 +38,26 @@ def test_wilson_interval():
     assert prompt_text("star", "red", "small") == "a small red star" and prompt_text("star", "red", None) == "a red star"
 
 
+def test_a_later_first_seed_draws_only_the_seeds_from_it():
+    """--first-seed 4 --seeds 2: every wording at seeds 4 and 5 and no other (a held-out check), recorded."""
+    from types import SimpleNamespace
+
+    from compose.bench.audit import audit
+    from compose.shapes import world
+
+    drawn = []
+
+    def blank(prompt, method, seed, steps, guidance):
+        drawn.append((prompt, seed))
+        return SimpleNamespace(image=np.full((64, 64, 3), 255, np.uint8))
+
+    report = audit("test", seeds=2, first_seed=4, generator=blank)
+    assert sorted({seed for _, seed in drawn}) == [4, 5]
+    assert len(drawn) == len(world.SHAPES) * len(world.PALETTE) * 3 * 2
+    data = report.to_dict()
+    assert data["seeds"] == [4, 5] and data["correct"] == 0, "a blank picture holds no object"
+
+
 @pytest.mark.slow
 def test_the_audit_runs_on_the_bundled_model_into_json_and_html(tmp_path):
     """90 pictures at the bundled model's plain defaults (25 steps, guidance 4): shapes-v3 drew 85 of them

@@ -246,6 +246,7 @@ def test_relabel_flag_is_checked(capsys):
     (["train", "--out", "unused", "--resume", "--region-marker", "region:"], "a resumed run keeps its own"),
     (["train-vae", "--out", "unused", "--validate-every", "-1"], "--validate-every -1"),
     (["audit", "--compositional", "-1"], "--compositional -1"),
+    (["audit", "--first-seed", "-1"], "--first-seed -1"),
     (["generate", "a red circle", "--repair", "-1"], "--repair -1"),
 ])
 def test_bad_training_and_audit_flags_are_one_line_errors(tmp_path, capsys, argv, message):

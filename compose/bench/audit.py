@@ -109,6 +109,7 @@ class AuditReport:
     def to_dict(self) -> dict:
         correct = sum(reading.correct for reading in self.readings)
         return {"format": "compose.audit/v1", "model": self.model, "threshold": self.threshold,
+                "seeds": sorted({reading.seed for reading in self.readings}),
                 "pictures": len(self.readings), "correct": correct,
                 "accuracy": round(correct / len(self.readings), 4) if self.readings else None,
                 "confusion": {"shape": self.confusion("shape"), "color": self.confusion("color")},
@@ -131,15 +132,20 @@ def read_drawn(image: np.ndarray) -> tuple[str, str, int]:
 
 
 def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, guidance: float | None = None,
-          threshold: float = 0.8, compositional: int = 0, generator=None, progress: bool = False) -> AuditReport:
-    """Audit `model` (see the module docstring); `compositional`: prompts per compositional suite (0: none).
-    `generator`: a loaded compose.generate.Generator to reuse (else one is loaded for `model`)."""
+          threshold: float = 0.8, compositional: int = 0, generator=None, progress: bool = False,
+          first_seed: int = 0) -> AuditReport:
+    """Audit `model` (see the module docstring) at seeds first_seed .. first_seed + seeds - 1 (a later
+    first_seed: seeds that an audit from 0 never drew, for a held-out check); `compositional`: prompts per
+    compositional suite (0: none). `generator`: a loaded compose.generate.Generator to reuse (else one is
+    loaded for `model`)."""
     from tqdm.auto import tqdm
 
     from compose.shapes import world
 
     if seeds < 1:
         raise ValueError(f"--seeds {seeds}: give at least 1")
+    if first_seed < 0:
+        raise ValueError(f"--first-seed {first_seed}: give 0 or more")
     if not 0 < threshold <= 1:
         raise ValueError(f"--threshold {threshold}: give an accuracy in (0, 1]")
     if compositional < 0:
@@ -149,7 +155,8 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
 
         generator = Generator(model)
     # steps and guidance None: each method at the model's own defaults (the plain method's, when it names them).
-    cases = audit_cases(world.SHAPES, range(seeds))
+    seed_range = range(first_seed, first_seed + seeds)
+    cases = audit_cases(world.SHAPES, seed_range)
     readings = []
     for shape, color, size, seed in tqdm(cases, desc="audit", unit="picture", disable=not progress):
         image = generator(prompt=prompt_text(shape, color, size), method="plain", seed=seed, steps=steps,
@@ -158,11 +165,11 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
         readings.append(Reading(shape, color, size, seed, drawn_shape, drawn_color, objects, image))
     report = AuditReport(model=str(model or "bundled"), readings=readings, threshold=threshold)
     if compositional:
-        report.compositional = _compositional(generator, compositional, seeds, steps, guidance)
+        report.compositional = _compositional(generator, compositional, seed_range, steps, guidance)
     return report
 
 
-def _compositional(generator, per_suite: int, seeds: int, steps: int | None, guidance: float | None) -> dict:
+def _compositional(generator, per_suite: int, seeds: range, steps: int | None, guidance: float | None) -> dict:
     from compose.bench.suites import load_suite
     from compose.shapes.detect import detect
     from compose.shapes.score import score
@@ -171,7 +178,7 @@ def _compositional(generator, per_suite: int, seeds: int, steps: int | None, gui
     for name in COMPOSITIONAL_SUITES:
         verdicts = [score(item.scene, detect(generator(prompt=item.prompt, method="compose", seed=seed, steps=steps,
                                                        guidance=guidance).image)).correct_strict
-                    for item in load_suite(name, limit=per_suite).items for seed in range(seeds)]
+                    for item in load_suite(name, limit=per_suite).items for seed in seeds]
         low, high = wilson_interval(sum(verdicts), len(verdicts))
         result[name] = {"accuracy": round(sum(verdicts) / len(verdicts), 4), "pictures": len(verdicts),
                         "interval": [round(low, 4), round(high, 4)]}
