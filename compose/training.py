@@ -197,14 +197,14 @@ REWARM_STEPS = 100  # a run resumed from a slim checkpoint (no optimizer moments
 
 
 def noised_batch(view: ModelBundle, noise_scheduler, images: torch.Tensor, generator: torch.Generator,
-                 autocast=contextlib.nullcontext) -> tuple[torch.Tensor, ...]:
+                 autocast=contextlib.nullcontext, lowest_timestep: int = 0) -> tuple[torch.Tensor, ...]:
     """(clean, noise, timesteps, noisy): the pictures encoded (a VAE's posterior sampled) and noised at
-    uniformly random training timesteps, every draw from `generator` in that order."""
+    uniformly random training timesteps from `lowest_timestep` up, every draw from `generator` in that order."""
     device = generator.device
     with torch.no_grad(), autocast():
         clean = view.codec.encode(images.to(device), generator=generator).float()
     noise = torch.randn(clean.shape, generator=generator, device=device, dtype=clean.dtype)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
+    timesteps = torch.randint(lowest_timestep, noise_scheduler.config.num_train_timesteps, (clean.shape[0],),
                               generator=generator, device=device)
     return clean, noise, timesteps, noise_scheduler.add_noise(clean, noise, timesteps)
 

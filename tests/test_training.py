@@ -286,3 +286,17 @@ def test_a_region_marker_is_trained_with_and_saved_for_a_fresh_run(tmp_path):
     train(config)
     assert TrainConfig.saved(tmp_path / "run").model.region_prefix == "zone:"
     assert "zone" in "".join(CLIPTokenizer.from_pretrained(tmp_path / "run" / "tokenizer").get_vocab())
+
+
+def test_noised_batch_draws_timesteps_from_the_lowest_asked():
+    from diffusers import DDPMScheduler
+    from tiny_models import tiny_bundle
+
+    from compose.training import noised_batch
+
+    bundle = tiny_bundle()
+    scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
+    images = torch.zeros(64, 3, 32, 32)
+    _, _, every, _ = noised_batch(bundle, scheduler, images, torch.Generator().manual_seed(0))
+    _, _, noisier, _ = noised_batch(bundle, scheduler, images, torch.Generator().manual_seed(0), lowest_timestep=500)
+    assert every.min() < 500 <= noisier.min() and noisier.max() < 1000
