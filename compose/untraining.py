@@ -70,7 +70,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention", "text")
+TRAINED_PARTS = ("all", "cross-attention", "text", "key-value")
 DECAYS = ("constant", "cosine")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
@@ -129,7 +129,7 @@ class UntrainConfig:
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
             (self.rest_learning_rate >= 0, f"--rest-learning-rate {self.rest_learning_rate}: give 0 (frozen) or more"),
             (self.rest_learning_rate == 0 or self.trained != "all",
-             f"--rest-learning-rate {self.rest_learning_rate}: only with --train cross-attention or text"),
+             f"--rest-learning-rate {self.rest_learning_rate}: only with --train cross-attention, text or key-value"),
         ]
         for holds, message in rules:
             if not holds:
@@ -311,12 +311,13 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
-    elif config.trained == "text":  # only what reads the words; every layer that reads the picture stays
-        from compose.editing import cross_attention_projections
+    elif config.trained in ("text", "key-value"):  # only what reads the words; every layer that reads the
+        from compose.editing import cross_attention_projections  # picture stays
 
         for projection in cross_attention_projections(unet):
             projection.requires_grad_(True)
-        text_encoder.requires_grad_(True)
+        if config.trained == "text":  # key-value: the closed-form edit's site only, the text encoder frozen
+            text_encoder.requires_grad_(True)
     else:
         unet.requires_grad_(True)
         text_encoder.requires_grad_(True)

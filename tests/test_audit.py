@@ -26,8 +26,21 @@ def test_confusion_and_concepts_count_what_was_drawn():
     assert concepts["shape:star"]["accuracy"] == pytest.approx(1 / 3, abs=1e-4), "an extra object makes it wrong"
     assert concepts["pair:yellow star"]["accuracy"] == 0.5 and concepts["pair:yellow star"]["flagged"]
     assert concepts["color:red"]["accuracy"] == 0 and concepts["color:red"]["pictures"] == 2
+    assert concepts["shape:star"]["failures"] == {"empty": 0, "copies": 1, "wrong": 1}
+    assert concepts["shape:circle"]["failures"] == {"empty": 1, "copies": 0, "wrong": 0}
+    assert not any(key.startswith("size:") for key in concepts), "no picture was asked with a size word"
     data = report.to_dict()
     assert data["correct"] == 1 and len(data["failures"]) == 3 and "shape:star" in data["flagged"]
+
+
+def test_size_words_are_concepts_of_their_own():
+    readings = [reading("star", "red", "star", "red", size="small"),
+                reading("circle", "red", "none", "none", objects=0, size="small"),
+                reading("circle", "red", "circle", "red", size="big"), reading("circle", "red", "square", "red")]
+    concepts = AuditReport(model="test", readings=readings, threshold=0.8).concepts()
+    assert concepts["size:small"]["accuracy"] == 0.5 and concepts["size:small"]["pictures"] == 2
+    assert concepts["size:small"]["failures"]["empty"] == 1 and concepts["size:small"]["flagged"]
+    assert concepts["size:big"]["accuracy"] == 1 and "size:None" not in concepts
 
 
 def test_wilson_interval():

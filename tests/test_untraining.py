@@ -279,20 +279,22 @@ def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
         UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
-def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path):
+@pytest.mark.parametrize("part", ["text", "key-value"])
+def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, correct
 
     original = load_model(tiny)
     correct(str(tiny), ["diamond"], UntrainConfig(strategy="finetune", steps=2, batch_size=2, learning_rate=1e-2,
-                                                  monitor_every=2, monitor_seeds=1, monitor_steps=1, trained="text"),
-            tmp_path / "text")
-    edited = load_model(tmp_path / "text" / "model")
+                                                  monitor_every=2, monitor_seeds=1, monitor_steps=1, trained=part),
+            tmp_path / part)
+    edited = load_model(tmp_path / part / "model")
     moved = moved_parameters(edited.unet, original.unet)
     assert moved, "the key/value projections learned"
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
-    assert moved_parameters(edited.text_encoder, original.text_encoder), "the text encoder learned"
+    text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
+    assert bool(text_moved) == (part == "text"), f"--train {part}: the text encoder learns only with 'text'"
 
 
 def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
@@ -306,7 +308,7 @@ def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
     moved = moved_parameters(load_model(tmp_path / "both" / "model").unet, original.unet)
     assert any(".attn2.to_k." in name for name in moved)
     assert any("conv" in name for name in moved), "the picture-reading layers learned at the rest's rate"
-    with pytest.raises(ValueError, match="only with --train cross-attention or text"):
+    with pytest.raises(ValueError, match="only with --train cross-attention, text or key-value"):
         UntrainConfig("finetune", rest_learning_rate=1e-5).check(("finetune",))
     with pytest.raises(ValueError, match="give 0"):
         UntrainConfig("finetune", trained="text", rest_learning_rate=-1.0).check(("finetune",))

@@ -9,7 +9,8 @@
 3. Report a confusion matrix per attribute (asked shape -> drawn shape, asked colour -> drawn colour,
    "none" for an empty picture), each concept's accuracy (a shape over every colour and size word, a
    colour over every shape, a shape x colour pair; a picture is right when it holds exactly the asked
-   object) with a 95% Wilson interval, and flag every concept below `threshold`.
+   object; "size:small" and "size:big", every shape and colour asked with that size word) with a 95% Wilson
+   interval and its failures by kind (empty, copies, wrong), and flag every concept below `threshold`.
 Output: `AuditReport` (JSON-ready), and `write_audit` writes audit.json and audit.html (matrices as
 pictures, a grid of the failed pictures).
 """
@@ -31,6 +32,7 @@ from compose.files import write_atomically
 SIZE_WORDS = (None, "small", "big")
 COMPOSITIONAL_SUITES = ("two_object", "counting")
 NONE = "none"
+FAILURE_KINDS = ("empty", "copies", "wrong")
 
 
 def prompt_text(shape: str, color: str, size: str | None) -> str:
@@ -74,6 +76,14 @@ class Reading:
     def correct(self) -> bool:
         return self.objects == 1 and (self.drawn_shape, self.drawn_color) == (self.shape, self.color)
 
+    @property
+    def failure(self) -> str | None:
+        """None for a right picture, else how it failed: "empty" (nothing drawn), "copies" (more than one
+        object) or "wrong" (one object, not the asked one)."""
+        if self.correct:
+            return None
+        return "empty" if self.objects == 0 else "copies" if self.objects > 1 else "wrong"
+
 
 @dataclass
 class AuditReport:
@@ -93,17 +103,24 @@ class AuditReport:
         return matrix
 
     def concepts(self) -> dict[str, dict]:
-        """Each concept's accuracy, interval and flag: "shape:circle", "color:red", "pair:red circle"."""
-        groups: dict[str, list[bool]] = {}
+        """Each concept's accuracy, interval, flag and failures by kind: "shape:circle", "color:red",
+        "pair:red circle", and "size:small" / "size:big" (every shape and colour asked with that size word)."""
+        groups: dict[str, list[Reading]] = {}
         for reading in self.readings:
-            for key in (f"shape:{reading.shape}", f"color:{reading.color}", f"pair:{reading.color} {reading.shape}"):
-                groups.setdefault(key, []).append(reading.correct)
+            keys = [f"shape:{reading.shape}", f"color:{reading.color}", f"pair:{reading.color} {reading.shape}"]
+            if reading.size:
+                keys.append(f"size:{reading.size}")
+            for key in keys:
+                groups.setdefault(key, []).append(reading)
         result = {}
-        for key, values in groups.items():
-            low, high = wilson_interval(sum(values), len(values))
-            accuracy = sum(values) / len(values)
-            result[key] = {"accuracy": round(accuracy, 4), "pictures": len(values), "interval": [round(low, 4), round(high, 4)],
-                           "flagged": accuracy < self.threshold}
+        for key, readings in groups.items():
+            right = sum(reading.correct for reading in readings)
+            low, high = wilson_interval(right, len(readings))
+            accuracy = right / len(readings)
+            kinds = [reading.failure for reading in readings]
+            result[key] = {"accuracy": round(accuracy, 4), "pictures": len(readings), "interval": [round(low, 4), round(high, 4)],
+                           "flagged": accuracy < self.threshold,
+                           "failures": {kind: kinds.count(kind) for kind in FAILURE_KINDS}}
         return result
 
     def to_dict(self) -> dict:
@@ -192,7 +209,8 @@ def write_audit(report: AuditReport, folder: str | Path) -> Path:
     write_atomically(folder / "audit.json", json.dumps(data, indent=2) + "\n", make_parents=True)
     rows = "".join(f"<tr class='{'flag' if value['flagged'] else ''}'><td>{html.escape(key)}</td>"
                    f"<td>{100 * value['accuracy']:.1f}%</td><td>{100 * value['interval'][0]:.0f}-"
-                   f"{100 * value['interval'][1]:.0f}%</td><td>{value['pictures']}</td></tr>"
+                   f"{100 * value['interval'][1]:.0f}%</td><td>{value['pictures']}</td>"
+                   + "".join(f"<td>{value['failures'][kind]}</td>" for kind in FAILURE_KINDS) + "</tr>"
                    for key, value in sorted(data["concepts"].items()))
     compositional = "".join(f"<li>{html.escape(name)}: {100 * value['accuracy']:.1f}% of {value['pictures']} "
                             f"(95% {100 * value['interval'][0]:.0f}-{100 * value['interval'][1]:.0f}%)</li>"
@@ -204,7 +222,10 @@ padding:2px 8px}} tr.flag td{{background:#fed7d7}} img{{image-rendering:pixelate
 <p>{data['correct']} of {data['pictures']} single-object pictures exactly right ({100 * (data['accuracy'] or 0):.1f}%);
 flagged below {100 * report.threshold:.0f}%: {html.escape(', '.join(data['flagged']) or 'none')}.</p>
 <h2>Confusion</h2><img alt='confusion matrices' src='data:image/png;base64,{_matrices_png(report)}'>
-<h2>Concepts</h2><table><tr><th>concept</th><th>accuracy</th><th>95% interval</th><th>pictures</th></tr>{rows}</table>
+<h2>Concepts</h2><p>Failures by kind: empty (nothing drawn), copies (more than one object), wrong (one object,
+not the asked one).</p>
+<table><tr><th>concept</th><th>accuracy</th><th>95% interval</th><th>pictures</th><th>empty</th><th>copies</th>
+<th>wrong</th></tr>{rows}</table>
 {'<h2>Compositional sample (compose method)</h2><ul>' + compositional + '</ul>' if compositional else ''}
 <h2>Failures</h2>{_failure_grid(report)}</body></html>
 """
