@@ -424,10 +424,10 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                           "moves in proportion to its gradient, so weights pushed only by noise stay put")
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
-                          "layers), text (the text encoder and attn2's key/value projections) or key-value "
-                          "(attn2's key/value projections only)")
+                          "layers), text (the text encoder and attn2's key/value projections), key-value "
+                          "(attn2's key/value projections only) or text-encoder (the text encoder only)")
     sub.add_argument("--rest-learning-rate", type=float, default=None, metavar="LR",
-                     help="with --train cross-attention, text or key-value: the other weights learn at this peak rate "
+                     help="with any --train but all: the other weights learn at this peak rate "
                           "(default 0: frozen)")
     sub.add_argument("--curated-seeds", type=int, default=None, metavar="N",
                      help="curated: the starting model's pictures per audit wording, read back (default 2)")

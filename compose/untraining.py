@@ -30,7 +30,8 @@ oversamples a class whose labels were fixed.
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
-learned from data instead of solved for) while the other weights stay or learn at their own smaller
+learned from data instead of solved for; `"key-value"`: those projections alone; `"text-encoder"`: the
+text encoder alone) while the other weights stay or learn at their own smaller
 peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
@@ -70,7 +71,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention", "text", "key-value")
+TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder")
 DECAYS = ("constant", "cosine")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
@@ -129,7 +130,7 @@ class UntrainConfig:
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
             (self.rest_learning_rate >= 0, f"--rest-learning-rate {self.rest_learning_rate}: give 0 (frozen) or more"),
             (self.rest_learning_rate == 0 or self.trained != "all",
-             f"--rest-learning-rate {self.rest_learning_rate}: only with --train cross-attention, text or key-value"),
+             f"--rest-learning-rate {self.rest_learning_rate}: only with a --train other than all"),
         ]
         for holds, message in rules:
             if not holds:
@@ -311,12 +312,13 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
-    elif config.trained in ("text", "key-value"):  # only what reads the words; every layer that reads the
-        from compose.editing import cross_attention_projections  # picture stays
+    elif config.trained in ("text", "key-value", "text-encoder"):  # only what reads the words; every layer
+        from compose.editing import cross_attention_projections  # that reads the picture stays
 
-        for projection in cross_attention_projections(unet):
-            projection.requires_grad_(True)
-        if config.trained == "text":  # key-value: the closed-form edit's site only, the text encoder frozen
+        if config.trained != "text-encoder":  # key-value: the closed-form edit's site only
+            for projection in cross_attention_projections(unet):
+                projection.requires_grad_(True)
+        if config.trained != "key-value":
             text_encoder.requires_grad_(True)
     else:
         unet.requires_grad_(True)

@@ -279,7 +279,7 @@ def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
         UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
-@pytest.mark.parametrize("part", ["text", "key-value"])
+@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder"])
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, correct
@@ -290,11 +290,11 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
             tmp_path / part)
     edited = load_model(tmp_path / part / "model")
     moved = moved_parameters(edited.unet, original.unet)
-    assert moved, "the key/value projections learned"
+    assert bool(moved) == (part != "text-encoder"), f"--train {part}: the key/value projections learn unless frozen"
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
-    assert bool(text_moved) == (part == "text"), f"--train {part}: the text encoder learns only with 'text'"
+    assert bool(text_moved) == (part != "key-value"), f"--train {part}: the text encoder learns unless frozen"
 
 
 def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
@@ -308,7 +308,7 @@ def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
     moved = moved_parameters(load_model(tmp_path / "both" / "model").unet, original.unet)
     assert any(".attn2.to_k." in name for name in moved)
     assert any("conv" in name for name in moved), "the picture-reading layers learned at the rest's rate"
-    with pytest.raises(ValueError, match="only with --train cross-attention, text or key-value"):
+    with pytest.raises(ValueError, match="only with a --train other than all"):
         UntrainConfig("finetune", rest_learning_rate=1e-5).check(("finetune",))
     with pytest.raises(ValueError, match="give 0"):
         UntrainConfig("finetune", trained="text", rest_learning_rate=-1.0).check(("finetune",))
