@@ -392,3 +392,20 @@ def test_the_report_of_a_curated_run_names_its_pool(capsys):
     _report_untraining("corrected", result)
     printed = capsys.readouterr().out
     assert "curated pool: 0 of 90 pictures kept" in printed and "none kept" in printed
+
+
+def test_the_mixed_parts_audit_counts_every_picture_and_refuses_unknown_words(tiny):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "audit_mixed_parts.py"
+    command = [sys.executable, str(script), str(tiny), str(tiny), "--shapes", "circle,star", "--sizes", "small",
+               "--seeds", "1", "--threads", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if "size word small" in line)
+    right, total = (int(word) for word in line.split(":")[1].split()[:3:2])
+    assert total == 12 and 0 <= right <= total, "2 shapes x 6 colours x 1 seed, each read back"
+    refused = subprocess.run(command[:5] + ["hexagon"], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "'hexagon' is not a shape" in refused.stderr
