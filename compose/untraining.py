@@ -465,9 +465,13 @@ class FocusedStream:
         while len(found) < count:
             sample = sample_at(self.seed, self.next_index, size=self.size, mix=TRAINING_MIX)
             self.next_index += 1
-            if any(instance.shape in self.concepts for instance in sample.instances):
+            if self.wanted(sample):
                 found.append(sample)
         return found
+
+    def wanted(self, sample) -> bool:
+        """Whether a stream sample is focused on: it draws at least one target shape."""
+        return any(instance.shape in self.concepts for instance in sample.instances)
 
     def mixed_into(self, batch: dict, share: float) -> dict:
         """`batch` with its first `share` of rows replaced by focused samples (region batches as they are)."""

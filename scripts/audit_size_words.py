@@ -13,11 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("empty", "copies", "wrong")
-
-
-def failure_kind(failure: dict) -> str:
-    return "empty" if failure["objects"] == 0 else "copies" if failure["objects"] > 1 else "wrong"
+from compose.bench.audit import FAILURE_KINDS, failure_kind
 
 
 def size_words(audit: dict) -> dict[str, dict]:
@@ -26,9 +22,9 @@ def size_words(audit: dict) -> dict[str, dict]:
     result = {}
     for size in ("small", "big"):
         failed = [failure for failure in audit["failures"] if failure["prompt"].split()[1] == size]
-        kinds = [failure_kind(failure) for failure in failed]
+        kinds = [failure_kind(failure["objects"]) for failure in failed]
         result[size] = {"accuracy": round(1 - len(failed) / per_wording, 4), "pictures": per_wording,
-                        **{kind: kinds.count(kind) for kind in KINDS}}
+                        **{kind: kinds.count(kind) for kind in FAILURE_KINDS}}
     return result
 
 

@@ -18,22 +18,13 @@ import compose.untraining as untraining
 from compose.cli import main
 
 
-def take_small(self, count: int) -> list:
-    """The next `count` samples of the true stream (from the focused stream's own start) that ask for at least
-    one small object."""
-    from compose.shapes.data import TRAINING_MIX, sample_at
-
-    found = []
-    while len(found) < count:
-        sample = sample_at(self.seed, self.next_index, size=self.size, mix=TRAINING_MIX)
-        self.next_index += 1
-        if any(group.size == "small" for group in sample.scene.objects):
-            found.append(sample)
-    return found
+def asks_for_a_small_object(self, sample) -> bool:
+    """The focused stream's test, replaced: the sample's caption asks for at least one small object."""
+    return any(group.size == "small" for group in sample.scene.objects)
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] != "correct" or "--focus-share" not in sys.argv:
         raise SystemExit(__doc__)
-    untraining.FocusedStream.take = take_small
+    untraining.FocusedStream.wanted = asks_for_a_small_object
     sys.exit(main(sys.argv[1:]))

@@ -78,11 +78,14 @@ class Reading:
 
     @property
     def failure(self) -> str | None:
-        """None for a right picture, else how it failed: "empty" (nothing drawn), "copies" (more than one
-        object) or "wrong" (one object, not the asked one)."""
-        if self.correct:
-            return None
-        return "empty" if self.objects == 0 else "copies" if self.objects > 1 else "wrong"
+        """None for a right picture, else how it failed (`failure_kind`)."""
+        return None if self.correct else failure_kind(self.objects)
+
+
+def failure_kind(objects: int) -> str:
+    """How a failed picture with `objects` detections failed: "empty" (nothing drawn), "copies" (more than
+    one object) or "wrong" (one object, not the asked one)."""
+    return "empty" if objects == 0 else "copies" if objects > 1 else "wrong"
 
 
 @dataclass
