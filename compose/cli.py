@@ -425,7 +425,8 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
     sub.add_argument("--train", dest="trained", default=None, metavar="PART",
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
                           "layers), text (the text encoder and attn2's key/value projections), key-value "
-                          "(attn2's key/value projections only) or text-encoder (the text encoder only)")
+                          "(attn2's key/value projections only), text-encoder (the text encoder only) or "
+                          "word-embeddings (only the text encoder's token embedding table: each word its row)")
     sub.add_argument("--rest-learning-rate", type=float, default=None, metavar="LR",
                      help="with any --train but all: the other weights learn at this peak rate "
                           "(default 0: frozen)")

@@ -31,7 +31,8 @@ Every fine-tune can train only the UNet's cross-attention layers (`trained="cros
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
 learned from data instead of solved for; `"key-value"`: those projections alone; `"text-encoder"`: the
-text encoder alone) while the other weights stay or learn at their own smaller
+text encoder alone; `"word-embeddings"`: only the text encoder's table of token embeddings, so a word moves
+only through its own row, as textual inversion learns a word, and every layer stays as it was) while the other weights stay or learn at their own smaller
 peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
@@ -71,7 +72,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder")
+TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder", "word-embeddings")
 DECAYS = ("constant", "cosine")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
@@ -312,6 +313,8 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
+    elif config.trained == "word-embeddings":  # each word's own row; no layer moves
+        text_encoder.get_input_embeddings().requires_grad_(True)
     elif config.trained in ("text", "key-value", "text-encoder"):  # only what reads the words; every layer
         from compose.editing import cross_attention_projections  # that reads the picture stays
 

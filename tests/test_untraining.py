@@ -279,7 +279,7 @@ def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
         UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
-@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder"])
+@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder", "word-embeddings"])
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, correct
@@ -290,11 +290,13 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
             tmp_path / part)
     edited = load_model(tmp_path / part / "model")
     moved = moved_parameters(edited.unet, original.unet)
-    assert bool(moved) == (part != "text-encoder"), f"--train {part}: the key/value projections learn unless frozen"
+    assert bool(moved) == (part in ("text", "key-value")), f"--train {part}: the key/value projections learn unless frozen"
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
     assert bool(text_moved) == (part != "key-value"), f"--train {part}: the text encoder learns unless frozen"
+    if part == "word-embeddings":
+        assert [name.split(".")[-2] for name in text_moved] == ["token_embedding"], f"{text_moved}: only the words"
 
 
 def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
