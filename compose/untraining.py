@@ -32,8 +32,8 @@ does; the spatial layers that decide how many things are drawn stay as they are)
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
 learned from data instead of solved for; `"key-value"`: those projections alone; `"text-encoder"`: the
 text encoder alone; `"word-embeddings"`: only the text encoder's table of token embeddings, so a word moves
-only through its own row, as textual inversion learns a word, and every layer stays as it was) while the other weights stay or learn at their own smaller
-peak rate (`rest_learning_rate`), ramp its learning rate
+only through its own row, as textual inversion learns a word, and every layer stays as it was) while the
+other weights stay or learn at their own smaller peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
 weights that the data pushes only by noise stay nearly put, where plain Adam moves each by about the learning

@@ -290,7 +290,8 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
             tmp_path / part)
     edited = load_model(tmp_path / part / "model")
     moved = moved_parameters(edited.unet, original.unet)
-    assert bool(moved) == (part in ("text", "key-value")), f"--train {part}: the key/value projections learn unless frozen"
+    assert bool(moved) == (part in ("text", "key-value")), \
+        f"--train {part}: the key/value projections learn unless frozen"
     for name in moved:
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
