@@ -362,7 +362,8 @@ def _untrain_config(args):
 
     keys = ("strategy", "steps", "learning_rate", "batch_size", "monitor_every", "monitor_seeds", "monitor_steps",
             "seed", "threads", "anchor_pull", "ema_decay", "warmup_steps", "decay", "adam_epsilon", "trained",
-            "rest_learning_rate", "average_last", "curated_seeds", "curated_share", "focus_share")
+            "rest_learning_rate", "average_last", "curated_seeds", "curated_share", "focus_share",
+            "object_weight")
     given = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return UntrainConfig(**given)
 
@@ -550,6 +551,9 @@ def _untraining_commands(commands) -> None:
     sub.add_argument("--focus-share", type=float, default=None, metavar="SHARE",
                      help="fine-tunes of shapes: the share of each whole-caption batch taken from stream samples "
                      "that draw a target shape (default 0: the plain stream)")
+    sub.add_argument("--object-weight", type=float, default=None, metavar="K",
+                     help="fine-tunes: a latent pixel inside an object's box weighs 1 + K times a background one in "
+                     "the loss (default 0: every pixel alike)")
     sub.set_defaults(handler=command_correct)
 
     sub = commands.add_parser("erase", help="erase a concept from a model (ESD-style fine-tune or a closed-form "

@@ -210,13 +210,16 @@ def noised_batch(view: ModelBundle, noise_scheduler, images: torch.Tensor, gener
 
 
 def training_loss(view: ModelBundle, unet, noise_scheduler, batch: dict, generator: torch.Generator, autocast,
-                  caption_dropout: float, min_snr_gamma: float = 0.0, reduce: bool = True) -> torch.Tensor:
+                  caption_dropout: float, min_snr_gamma: float = 0.0, reduce: bool = True,
+                  object_weight: float = 0.0) -> torch.Tensor:
     """One batch's denoising loss: the pictures encoded (a VAE's posterior sampled), noised at random
     timesteps, and the velocity regressed from the caption (`caption_dropout` of them emptied) or, for a
     region batch, from each object's phrase seen only inside its box; min-SNR weights when asked.
     `view` supplies the codec and text encoder, `unet` the (possibly wrapped) UNet, `autocast` a context
     factory (accelerate's, or contextlib.nullcontext). All randomness comes from `generator`. With
-    `reduce=False`, the per-sample losses (B,), unweighted."""
+    `reduce=False`, the per-sample losses (B,), unweighted. `object_weight` k > 0: a latent pixel inside an
+    object's box counts 1 + k times a background one (each picture's weights averaging 1), so a small object,
+    a few pixels of a mostly empty picture, is not drowned by the background that every caption shares."""
     from compose.regions.attention import RegionControl, region_kwargs
     from compose.regions.conditioning import encode_regions
     from compose.regions.masks import box_coverage
@@ -238,7 +241,12 @@ def training_loss(view: ModelBundle, unet, noise_scheduler, batch: dict, generat
             control = None
         prediction = unet(noisy, timesteps, encoder_hidden_states=condition,
                           cross_attention_kwargs=region_kwargs(control)).sample
-    per_sample = (prediction.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
+    error = (prediction.float() - target.float()).pow(2).mean(dim=1)  # (B, side, side)
+    if object_weight:
+        inside = box_coverage(batch["boxes"].to(device), error.shape[-1]).sum(dim=1).clamp(max=1)
+        weights = 1 + object_weight * inside
+        error = error * weights / weights.mean(dim=(1, 2), keepdim=True)
+    per_sample = error.mean(dim=(1, 2))
     if not reduce:
         return per_sample
     alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)

@@ -26,7 +26,9 @@ Strategies (`correct` / `erase`), every one monitored:
   the other concepts' captions are held to the frozen model's.
 A correction's fine-tune can give the corrected data a larger share of each whole-caption batch
 (`focus_share`: samples of the same true stream, further along it, that draw a target shape), as one
-oversamples a class whose labels were fixed.
+oversamples a class whose labels were fixed, and can weigh the pixels inside the objects' boxes more than the
+background in the loss (`object_weight`): a small object is a few pixels of a mostly empty picture, and the
+mislabelled model's worst damage was small objects drawn as nothing.
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
@@ -101,6 +103,7 @@ class UntrainConfig:
     prior_weight: float = 1.0  # "prior": weight of the prior-preservation term
     curated_seeds: int = 2  # "curated": the starting model's pictures per audit wording
     curated_share: float = 0.5  # "curated": the share of each whole-caption batch taken from those pictures
+    object_weight: float = 0.0  # correct: > 0, a latent pixel inside an object's box weighs 1 + this in the loss
     focus_share: float = 0.0  # correct: the share of each whole-caption batch taken from stream samples that
     # draw a target concept (0: the plain stream, where each shape is in about a third of the samples)
     erase_guidance: float = 1.0  # "esd": eta, how far past the unconditional the concept is pushed
@@ -126,6 +129,10 @@ class UntrainConfig:
             (self.curated_seeds >= 1, f"--curated-seeds {self.curated_seeds}: give at least 1"),
             (0 < self.curated_share <= 1, f"--curated-share {self.curated_share}: give a share in (0, 1]"),
             (0 <= self.focus_share <= 1, f"--focus-share {self.focus_share}: give a share in [0, 1]"),
+            (self.object_weight >= 0, f"--object-weight {self.object_weight}: give 0 (off) or more"),
+            (not self.object_weight or (not self.focus_share and self.strategy != "curated"),
+             f"--object-weight {self.object_weight}: not with --focus-share or curated (their pictures come without "
+             f"the objects' boxes)"),
             (self.adam_epsilon > 0, f"--adam-epsilon {self.adam_epsilon}: must be positive"),
             (self.decay in DECAYS, f"--decay {self.decay!r}: choose one of {', '.join(DECAYS)}"),
             (self.trained in TRAINED_PARTS, f"--train {self.trained!r}: choose one of {', '.join(TRAINED_PARTS)}"),
@@ -385,7 +392,7 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
                                  config.erase_guidance, rng)
             else:
                 loss = training_loss(bundle, unet, noise_scheduler, batch, generator_step, contextlib.nullcontext,
-                                     caption_dropout=0.1)
+                                     caption_dropout=0.1, object_weight=config.object_weight)
                 if config.strategy == "prior":
                     loss = loss + config.prior_weight * _held_loss(bundle, frozen, noise_scheduler, batch,
                                                                    generator_step, retain_texts, rng)
