@@ -300,3 +300,38 @@ def test_noised_batch_draws_timesteps_from_the_lowest_asked():
     _, _, every, _ = noised_batch(bundle, scheduler, images, torch.Generator().manual_seed(0))
     _, _, noisier, _ = noised_batch(bundle, scheduler, images, torch.Generator().manual_seed(0), lowest_timestep=500)
     assert every.min() < 500 <= noisier.min() and noisier.max() < 1000
+
+
+def test_the_object_weight_counts_pixels_inside_the_boxes_more():
+    import contextlib
+    from types import SimpleNamespace
+
+    from diffusers import DDPMScheduler
+    from tiny_models import tiny_bundle
+
+    from compose.training import MAX_REGIONS, noised_batch, training_loss
+
+    bundle = tiny_bundle()
+    scheduler = DDPMScheduler.from_config(bundle.scheduler_config)
+    boxes = torch.zeros(2, MAX_REGIONS, 4)
+    boxes[:, 0] = torch.tensor([0.0, 0.0, 0.5, 0.5])  # a quarter of every picture is inside an object's box
+    batch = {"images": torch.zeros(2, 3, 32, 32), "captions": ["a red circle"] * 2, "region_mode": False,
+             "phrases": [[], []], "boxes": boxes}
+    clean, noise, timesteps, _ = noised_batch(bundle, scheduler, batch["images"], torch.Generator().manual_seed(3))
+    target = scheduler.get_velocity(clean, noise, timesteps)
+    side = target.shape[-1]
+
+    def loss(weight: float, wrong_inside: bool) -> float:
+        inside = torch.zeros(side, side, dtype=torch.bool)
+        inside[: side // 2, : side // 2] = True
+        wrong = inside if wrong_inside else ~inside
+
+        def unet(*args, **kwargs):  # right everywhere but off by exactly 1 where `wrong`
+            return SimpleNamespace(sample=target + wrong.float())
+
+        return float(training_loss(bundle, unet, scheduler, batch, torch.Generator().manual_seed(3),
+                                   contextlib.nullcontext, caption_dropout=0.0, object_weight=weight))
+
+    assert loss(0.0, True) == pytest.approx(0.25) and loss(0.0, False) == pytest.approx(0.75)
+    assert loss(9.0, True) == pytest.approx(10 * 0.25 / (1 + 9 * 0.25))  # weights 10 inside, 1 out, mean 1
+    assert loss(9.0, False) == pytest.approx(0.75 / (1 + 9 * 0.25))

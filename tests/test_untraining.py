@@ -412,3 +412,18 @@ def test_the_mixed_parts_audit_counts_every_picture_and_refuses_unknown_words(ti
     assert total == 12 and 0 <= right <= total, "2 shapes x 6 colours x 1 seed, each read back"
     refused = subprocess.run(command[:5] + ["hexagon"], capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "'hexagon' is not a shape" in refused.stderr
+
+
+def test_the_object_weight_reaches_the_config_and_is_refused_where_pictures_have_no_boxes():
+    from compose.cli import _untrain_config, build_parser
+    from compose.untraining import CORRECT_STRATEGIES, UntrainConfig
+
+    args = build_parser().parse_args(["correct", "bundled", "--concept", "diamond", "--out", "unused",
+                                      "--object-weight", "9"])
+    assert _untrain_config(args).object_weight == 9
+    UntrainConfig(strategy="finetune", object_weight=9).check(CORRECT_STRATEGIES)
+    for config in (UntrainConfig(strategy="finetune", object_weight=9, focus_share=0.5),
+                   UntrainConfig(strategy="curated", object_weight=9),
+                   UntrainConfig(strategy="finetune", object_weight=-1)):
+        with pytest.raises(ValueError, match="--object-weight"):
+            config.check(CORRECT_STRATEGIES)
