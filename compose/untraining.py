@@ -34,7 +34,9 @@ does; the spatial layers that decide how many things are drawn stay as they are)
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
 learned from data instead of solved for; `"key-value"`: those projections alone; `"text-encoder"`: the
 text encoder alone; `"word-embeddings"`: only the text encoder's table of token embeddings, so a word moves
-only through its own row, as textual inversion learns a word, and every layer stays as it was) while the
+only through its own row, as textual inversion learns a word, and every layer stays as it was; `"concept-rows"`:
+only the target words' own rows of that table and their plurals', every other word's row, "a", "small" and the
+colours among them, as it was) while the
 other weights stay or learn at their own smaller peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
@@ -74,7 +76,7 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder", "word-embeddings")
+TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder", "word-embeddings", "concept-rows")
 DECAYS = ("constant", "cosine")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
@@ -229,6 +231,25 @@ def averaging_rate(step: int, config: UntrainConfig) -> float:
     return 0.0
 
 
+def concept_rows(tokenizer, concepts) -> list[int]:
+    """The token ids of every concept word and its plural (a word the tokenizer splits: each of its pieces)."""
+    from compose.shapes.captions import plural
+
+    return sorted({token for word in concepts for form in (word, plural(word))
+                   for token in tokenizer(form, add_special_tokens=False).input_ids})
+
+
+def rows_only(table: torch.Tensor, rows: list[int]):
+    """A gradient hook for `table` that keeps only `rows`' gradients (every other row's set to 0)."""
+    keep = torch.zeros(table.shape[0], 1, dtype=table.dtype)
+    keep[rows] = 1
+
+    def hook(gradient: torch.Tensor) -> torch.Tensor:
+        return gradient * keep.to(gradient.device)
+
+    return hook
+
+
 def retained_shapes(concepts) -> tuple[str, ...]:
     from compose.shapes import world
 
@@ -320,8 +341,11 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
-    elif config.trained == "word-embeddings":  # each word's own row; no layer moves
-        text_encoder.get_input_embeddings().requires_grad_(True)
+    elif config.trained in ("word-embeddings", "concept-rows"):  # each word's own row; no layer moves
+        table = text_encoder.get_input_embeddings().weight
+        table.requires_grad_(True)
+        if config.trained == "concept-rows":  # the other words' rows get no gradient, so Adam leaves them be
+            table.register_hook(rows_only(table, concept_rows(bundle.tokenizer, concepts)))
     elif config.trained in ("text", "key-value", "text-encoder"):  # only what reads the words; every layer
         from compose.editing import cross_attention_projections  # that reads the picture stays
 

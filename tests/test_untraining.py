@@ -279,7 +279,7 @@ def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
         UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
-@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder", "word-embeddings"])
+@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder", "word-embeddings", "concept-rows"])
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, correct
@@ -296,8 +296,16 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
     assert bool(text_moved) == (part != "key-value"), f"--train {part}: the text encoder learns unless frozen"
-    if part == "word-embeddings":
+    if part in ("word-embeddings", "concept-rows"):
         assert [name.split(".")[-2] for name in text_moved] == ["token_embedding"], f"{text_moved}: only the words"
+        rows = (edited.text_encoder.get_input_embeddings().weight
+                != original.text_encoder.get_input_embeddings().weight).any(dim=1).nonzero().flatten().tolist()
+        pieces = {token for form in ("diamond", "diamonds")
+                  for token in edited.tokenizer(form, add_special_tokens=False).input_ids}
+        if part == "concept-rows":
+            assert rows and set(rows) <= pieces, f"rows {rows} moved; only the target word's {sorted(pieces)} may"
+        else:
+            assert len(set(rows) - pieces) > 5, f"rows {rows} moved: every word the captions use learns"
 
 
 def test_a_rest_learning_rate_lets_the_other_weights_learn_too(tiny, tmp_path):
