@@ -435,3 +435,24 @@ def test_the_object_weight_reaches_the_config_and_is_refused_where_pictures_have
                    UntrainConfig(strategy="finetune", object_weight=-1)):
         with pytest.raises(ValueError, match="--object-weight"):
             config.check(CORRECT_STRATEGIES)
+
+
+def test_the_targets_only_audit_counts_exactly_what_the_audit_counts(tiny, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from compose.bench.audit import audit
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "audit_shapes.py"
+    command = [sys.executable, str(script), str(tiny), str(tmp_path / "readings.json"), "--shapes", "diamond",
+               "--seeds", "1", "--threads", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "readings.json").read_text())["rows"]
+    assert len(rows) == 18, "6 colours x 3 size wordings x 1 seed"
+    readings = [reading for reading in audit(str(tiny), seeds=1, first_seed=1).readings if reading.shape == "diamond"]
+    assert [(row["color"], row["size"], row["drawn_shape"], row["drawn_color"], row["objects"]) for row in rows] == [
+        (r.color, r.size, r.drawn_shape, r.drawn_color, r.objects) for r in readings], "the audit's own pictures"
+    refused = subprocess.run(command[:4] + ["--shapes", "hexagon"], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "'hexagon' is not a shape" in refused.stderr
