@@ -427,8 +427,9 @@ def _untraining_options(sub, strategies: str, default: str) -> None:
                      help="fine-tunes of correct: all (default), cross-attention (only the UNet's attn2 "
                           "layers), text (the text encoder and attn2's key/value projections), key-value "
                           "(attn2's key/value projections only), text-encoder (the text encoder only) or "
-                          "word-embeddings (only the text encoder's token embedding table: each word its row) "
-                          "or concept-rows (only the target words' rows of that table, and their plurals')")
+                          "word-embeddings (only the text encoder's token embedding table: each word its row), "
+                          "concept-rows (only the target words' rows of that table, and their plurals') or "
+                          "other-rows (every row of that table but those)")
     sub.add_argument("--rest-learning-rate", type=float, default=None, metavar="LR",
                      help="with any --train but all: the other weights learn at this peak rate "
                           "(default 0: frozen)")

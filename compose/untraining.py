@@ -36,7 +36,8 @@ learned from data instead of solved for; `"key-value"`: those projections alone;
 text encoder alone; `"word-embeddings"`: only the text encoder's table of token embeddings, so a word moves
 only through its own row, as textual inversion learns a word, and every layer stays as it was; `"concept-rows"`:
 only the target words' own rows of that table and their plurals', every other word's row, "a", "small" and the
-colours among them, as it was) while the
+colours among them, as it was; `"other-rows"`: the opposite, every row but the target words', for a correction
+whose token swap already put the targets' rows right and left the rest of the reading damaged) while the
 other weights stay or learn at their own smaller peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
@@ -76,7 +77,8 @@ from compose.files import write_atomically
 
 CORRECT_STRATEGIES = ("finetune", "anchored", "prior", "curated", "closed-form", "token-swap")
 ERASE_STRATEGIES = ("esd", "closed-form")
-TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder", "word-embeddings", "concept-rows")
+TRAINED_PARTS = ("all", "cross-attention", "text", "key-value", "text-encoder", "word-embeddings", "concept-rows",
+                 "other-rows")
 DECAYS = ("constant", "cosine")
 CURATED_FIRST_SEED = 1000  # the audit and the monitor draw seeds 0, 1, ...: the curated pictures never meet them
 
@@ -341,11 +343,13 @@ def _fine_tune(model: str, concepts: tuple[str, ...], config: UntrainConfig, out
 
         for module in cross_attention_modules(unet):
             module.requires_grad_(True)
-    elif config.trained in ("word-embeddings", "concept-rows"):  # each word's own row; no layer moves
+    elif config.trained in ("word-embeddings", "concept-rows", "other-rows"):  # each word's own row; no layer moves
         table = text_encoder.get_input_embeddings().weight
         table.requires_grad_(True)
-        if config.trained == "concept-rows":  # the other words' rows get no gradient, so Adam leaves them be
-            table.register_hook(rows_only(table, concept_rows(bundle.tokenizer, concepts)))
+        if config.trained != "word-embeddings":  # rows left out get no gradient, so Adam leaves them be
+            targets = concept_rows(bundle.tokenizer, concepts)
+            kept = targets if config.trained == "concept-rows" else sorted(set(range(table.shape[0])) - set(targets))
+            table.register_hook(rows_only(table, kept))
     elif config.trained in ("text", "key-value", "text-encoder"):  # only what reads the words; every layer
         from compose.editing import cross_attention_projections  # that reads the picture stays
 

@@ -279,7 +279,8 @@ def test_tail_averaging_takes_the_plain_mean_of_the_last_steps():
         UntrainConfig("finetune", steps=10, average_last=11).check(("finetune",))
 
 
-@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder", "word-embeddings", "concept-rows"])
+@pytest.mark.parametrize("part", ["text", "key-value", "text-encoder", "word-embeddings", "concept-rows",
+                                  "other-rows"])
 def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
     from compose.model.bundle import load_model
     from compose.untraining import UntrainConfig, correct
@@ -296,7 +297,7 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
         assert ".attn2.to_k." in name or ".attn2.to_v." in name, f"{name} changed, but only what reads text trains"
     text_moved = moved_parameters(edited.text_encoder, original.text_encoder)
     assert bool(text_moved) == (part != "key-value"), f"--train {part}: the text encoder learns unless frozen"
-    if part in ("word-embeddings", "concept-rows"):
+    if part in ("word-embeddings", "concept-rows", "other-rows"):
         assert [name.split(".")[-2] for name in text_moved] == ["token_embedding"], f"{text_moved}: only the words"
         rows = (edited.text_encoder.get_input_embeddings().weight
                 != original.text_encoder.get_input_embeddings().weight).any(dim=1).nonzero().flatten().tolist()
@@ -304,6 +305,8 @@ def test_a_text_fine_tune_moves_only_what_reads_the_words(tiny, tmp_path, part):
                   for token in edited.tokenizer(form, add_special_tokens=False).input_ids}
         if part == "concept-rows":
             assert rows and set(rows) <= pieces, f"rows {rows} moved; only the target word's {sorted(pieces)} may"
+        elif part == "other-rows":
+            assert len(rows) > 5 and not set(rows) & pieces, f"rows {rows} moved; the target's {sorted(pieces)} may not"
         else:
             assert len(set(rows) - pieces) > 5, f"rows {rows} moved: every word the captions use learns"
 
