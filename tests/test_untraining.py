@@ -459,3 +459,34 @@ def test_the_targets_only_audit_counts_exactly_what_the_audit_counts(tiny, tmp_p
         (r.color, r.size, r.drawn_shape, r.drawn_color, r.objects) for r in readings], "the audit's own pictures"
     refused = subprocess.run(command[:4] + ["--shapes", "hexagon"], capture_output=True, text=True, timeout=600)
     assert refused.returncode == 2 and "'hexagon' is not a shape" in refused.stderr
+
+
+def test_grafting_word_rows_takes_exactly_the_named_rows_or_all_but_them(tiny, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file, save_file
+    from transformers import CLIPTokenizer
+
+    weights, table = "text_encoder/model.safetensors", "embeddings.token_embedding.weight"
+    donor = tmp_path / "donor"
+    shutil.copytree(tiny, donor)
+    tensors = load_file(donor / weights)
+    tensors[table] = tensors[table] + 1  # every row of the donor differs from the base's
+    save_file(tensors, donor / weights)
+    pieces = set(CLIPTokenizer.from_pretrained(tiny / "tokenizer")("diamond", add_special_tokens=False).input_ids)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "graft_word_rows.py"
+    for flag in ("--only", "--all-but"):
+        out = tmp_path / flag.strip("-")
+        done = subprocess.run([sys.executable, str(script), str(tiny), str(donor), str(out), flag, "diamond"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        grafted = load_file(out / weights)
+        changed = set((grafted[table] != load_file(tiny / weights)[table]).any(dim=1).nonzero().flatten().tolist())
+        expected = pieces if flag == "--only" else set(range(grafted[table].shape[0])) - pieces
+        assert changed == expected, f"{flag}: rows {sorted(changed)} taken from the donor"
+    again = subprocess.run([sys.executable, str(script), str(tiny), str(donor), str(tmp_path / "only"), "--only", "x"],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already exists" in again.stderr, "nothing is overwritten"
