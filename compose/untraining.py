@@ -28,7 +28,7 @@ A correction's fine-tune can give the corrected data a larger share of each whol
 (`focus_share`: samples of the same true stream, further along it, that draw a target shape), as one
 oversamples a class whose labels were fixed, and can weigh the pixels inside the objects' boxes more than the
 background in the loss (`object_weight`): a small object is a few pixels of a mostly empty picture, and the
-mislabelled model's worst damage was small objects drawn as nothing.
+mislabelled model's worst damage was small objects drawn as nothing (measured: it makes extra copies, README).
 Every fine-tune can train only the UNet's cross-attention layers (`trained="cross-attention"`, as ESD-x
 does; the spatial layers that decide how many things are drawn stay as they are) or only what reads the
 words (`trained="text"`: the text encoder and the cross-attention key/value projections, UCE's parameters
@@ -37,7 +37,8 @@ text encoder alone; `"word-embeddings"`: only the text encoder's table of token 
 only through its own row, as textual inversion learns a word, and every layer stays as it was; `"concept-rows"`:
 only the target words' own rows of that table and their plurals', every other word's row, "a", "small" and the
 colours among them, as it was; `"other-rows"`: the opposite, every row but the target words', for a correction
-whose token swap already put the targets' rows right and left the rest of the reading damaged) while the
+whose token swap already put the targets' rows right and left the rest of the reading damaged; measured on the
+mislabelled shapes-v2, neither beats "word-embeddings", README, untraining) while the
 other weights stay or learn at their own smaller peak rate (`rest_learning_rate`), ramp its learning rate
 up (`warmup_steps`), hold it or anneal it to 0 by the last step (`decay="cosine"`), raise Adam's epsilon
 towards the gradients' scale (`adam_epsilon`: a weight then moves in proportion to its gradient, so the many
