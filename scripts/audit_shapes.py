@@ -20,7 +20,7 @@ import torch
 
 
 def main() -> None:
-    from compose.bench.audit import audit_cases, prompt_text, read_drawn
+    from compose.bench.audit import audit_cases, read_cases
     from compose.generate import Generator
     from compose.shapes import world
 
@@ -38,13 +38,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     generator = Generator(args.model)
-    rows = []
-    for shape, color, size, seed in audit_cases(shapes, seeds):
-        drawn_shape, drawn_color, objects = read_drawn(
-            generator(prompt=prompt_text(shape, color, size), method="plain", seed=seed).image)
-        rows.append({"shape": shape, "color": color, "size": size, "seed": seed, "drawn_shape": drawn_shape,
-                     "drawn_color": drawn_color, "objects": objects,
-                     "correct": objects == 1 and (drawn_shape, drawn_color) == (shape, color)})
+    rows = [{"shape": r.shape, "color": r.color, "size": r.size, "seed": r.seed, "drawn_shape": r.drawn_shape,
+             "drawn_color": r.drawn_color, "objects": r.objects, "correct": r.correct}
+            for r in read_cases(generator, audit_cases(shapes, seeds), progress=True)]
     counts = {shape: {"right": sum(row["correct"] for row in rows if row["shape"] == shape),
                       "pictures": sum(row["shape"] == shape for row in rows)} for shape in shapes}
     args.out.write_text(json.dumps({"model": args.model, "seeds": seeds, "counts": counts, "rows": rows}, indent=1)

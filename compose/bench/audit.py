@@ -158,8 +158,6 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
     first_seed: seeds that an audit from 0 never drew, for a held-out check); `compositional`: prompts per
     compositional suite (0: none). `generator`: a loaded compose.generate.Generator to reuse (else one is
     loaded for `model`)."""
-    from tqdm.auto import tqdm
-
     from compose.shapes import world
 
     if seeds < 1:
@@ -176,17 +174,26 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
         generator = Generator(model)
     # steps and guidance None: each method at the model's own defaults (the plain method's, when it names them).
     seed_range = range(first_seed, first_seed + seeds)
-    cases = audit_cases(world.SHAPES, seed_range)
+    readings = read_cases(generator, audit_cases(world.SHAPES, seed_range), steps, guidance, progress)
+    report = AuditReport(model=str(model or "bundled"), readings=readings, threshold=threshold)
+    if compositional:
+        report.compositional = _compositional(generator, compositional, seed_range, steps, guidance)
+    return report
+
+
+def read_cases(generator, cases, steps: int | None = None, guidance: float | None = None,
+               progress: bool = False) -> list[Reading]:
+    """Draw each (shape, colour, size word, seed) of `cases` with the plain method, one picture at a time, and
+    read it back: the audit's single-object pictures (scripts/audit_shapes.py draws a few shapes' this way)."""
+    from tqdm.auto import tqdm
+
     readings = []
     for shape, color, size, seed in tqdm(cases, desc="audit", unit="picture", disable=not progress):
         image = generator(prompt=prompt_text(shape, color, size), method="plain", seed=seed, steps=steps,
                           guidance=guidance).image
         drawn_shape, drawn_color, objects = read_drawn(image)
         readings.append(Reading(shape, color, size, seed, drawn_shape, drawn_color, objects, image))
-    report = AuditReport(model=str(model or "bundled"), readings=readings, threshold=threshold)
-    if compositional:
-        report.compositional = _compositional(generator, compositional, seed_range, steps, guidance)
-    return report
+    return readings
 
 
 def _compositional(generator, per_suite: int, seeds: range, steps: int | None, guidance: float | None) -> dict:
