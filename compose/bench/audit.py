@@ -184,7 +184,8 @@ def audit(model: str | None = None, seeds: int = 4, steps: int | None = None, gu
 def read_cases(generator, cases, steps: int | None = None, guidance: float | None = None,
                progress: bool = False) -> list[Reading]:
     """Draw each (shape, colour, size word, seed) of `cases` with the plain method, one picture at a time, and
-    read it back: the audit's single-object pictures (scripts/audit_shapes.py draws a few shapes' this way)."""
+    read it back: the audit's single-object pictures (the checkout's audit_shapes script draws a few shapes'
+    this way)."""
     from tqdm.auto import tqdm
 
     readings = []
