@@ -490,3 +490,95 @@ def test_grafting_word_rows_takes_exactly_the_named_rows_or_all_but_them(tiny, t
     again = subprocess.run([sys.executable, str(script), str(tiny), str(donor), str(tmp_path / "only"), "--only", "x"],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "already exists" in again.stderr, "nothing is overwritten"
+
+
+def test_grafting_a_part_takes_exactly_that_part_of_the_donor(tiny, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    donor = tmp_path / "donor"
+    shutil.copytree(tiny, donor)
+    for weights in ("text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors"):
+        tensors = load_file(donor / weights)
+        save_file({name: tensor + 1 for name, tensor in tensors.items()}, donor / weights)  # every weight differs
+    script = Path(__file__).resolve().parents[1] / "scripts" / "graft_word_rows.py"
+    text = "text_encoder/model.safetensors"
+    for part, taken in (("text-layers", lambda name: name.startswith(("encoder.layers.", "final_layer_norm."))),
+                        ("positions", lambda name: name == "embeddings.position_embedding.weight")):
+        out = tmp_path / part
+        done = subprocess.run([sys.executable, str(script), str(tiny), str(donor), str(out), "--part", part],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        grafted, base, given = load_file(out / text), load_file(tiny / text), load_file(donor / text)
+        assert any(taken(name) for name in grafted) and not all(taken(name) for name in grafted)
+        for name, tensor in grafted.items():
+            assert torch.equal(tensor, given[name] if taken(name) else base[name]), f"{part}: {name}"
+        assert (out / "unet").is_dir() and not any(
+            torch.equal(a, b) for a, b in zip(load_file(out / "unet/diffusion_pytorch_model.safetensors").values(),
+                                              load_file(donor / "unet/diffusion_pytorch_model.safetensors").values()))
+    out = tmp_path / "unet"
+    done = subprocess.run([sys.executable, str(script), str(tiny), str(donor), str(out), "--part", "unet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (out / "unet/diffusion_pytorch_model.safetensors").read_bytes() == (
+        donor / "unet/diffusion_pytorch_model.safetensors").read_bytes()
+    assert (out / text).read_bytes() == (tiny / text).read_bytes()
+
+
+def test_drawn_sizes_counts_the_audits_pictures_of_one_size_wording(tiny, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from compose.bench.audit import audit
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "drawn_sizes.py"
+    out = tmp_path / "sizes.json"
+    command = [sys.executable, str(script), str(tiny), "--size", "small", "--shapes", "circle", "--seeds", "1",
+               "--threads", "1", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())["models"][str(tiny)]
+    readings = [r for r in audit(str(tiny), seeds=1, first_seed=1).readings if r.shape == "circle" and r.size == "small"]
+    assert figures["pictures"] == len(readings) == 6, "one picture per palette colour"
+    assert figures["empty"] == sum(r.objects == 0 for r in readings)
+    assert figures["copies"] == sum(r.objects > 1 for r in readings)
+    refused = subprocess.run(command[:3] + ["--size", "tiny"], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "--size 'tiny'" in refused.stderr
+
+
+def test_moving_a_word_row_moves_that_row_only_and_by_the_share(tiny, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file
+    from transformers import CLIPTokenizer
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "move_word_row.py"
+    out = tmp_path / "moved"
+    # The tiny tokenizer spells most words out; "red" and "a" are one row each there.
+    command = [sys.executable, str(script), str(tiny), str(out), "--word", "red", "--toward", "a", "--share", "0.25"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    table = "embeddings.token_embedding.weight"
+    before, after = (load_file(folder / "text_encoder/model.safetensors")[table] for folder in (tiny, out))
+    tokenizer = CLIPTokenizer.from_pretrained(tiny / "tokenizer")
+    red, a = (tokenizer(word, add_special_tokens=False).input_ids[0] for word in ("red", "a"))
+    assert torch.allclose(after[red], before[red] + 0.25 * (before[a] - before[red]))
+    others = [row for row in range(before.shape[0]) if row != red]
+    assert torch.equal(after[others], before[others])
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already exists" in again.stderr, "nothing is overwritten"
+    wide = subprocess.run(command[:3] + [str(tmp_path / "other")] + command[4:-1] + ["1.5"],
+                          capture_output=True, text=True, timeout=300)
+    assert wide.returncode == 2 and "--share 1.5" in wide.stderr
+    split = subprocess.run(command[:3] + [str(tmp_path / "split"), "--word", "small", "--toward", "a", "--share", "0.1"],
+                           capture_output=True, text=True, timeout=300)
+    assert split.returncode == 2 and "'small': the tokenizer reads it as 5 pieces" in split.stderr
