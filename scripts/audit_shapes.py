@@ -20,9 +20,8 @@ import torch
 
 
 def main() -> None:
-    from compose.bench.audit import audit_cases, read_cases
+    from compose.bench.audit import audit_cases, named_shapes, read_cases
     from compose.generate import Generator
-    from compose.shapes import world
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a model folder, or 'bundled'")
@@ -33,10 +32,10 @@ def main() -> None:
                         help="classifier-free guidance (default: the model's own, as the audit draws)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    shapes = args.shapes.split(",")
-    for shape in shapes:
-        if shape not in world.SHAPES:
-            parser.error(f"--shapes: {shape!r} is not a shape (the shapes world has {', '.join(world.SHAPES)})")
+    try:
+        shapes = named_shapes(args.shapes)
+    except ValueError as error:
+        parser.error(f"--shapes: {error}")
     torch.set_num_threads(args.threads)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     generator = Generator(args.model)

@@ -43,8 +43,8 @@ def drawn_sizes(generator, size: str | None, shapes: list[str], seeds: list[int]
 
 
 def main() -> None:
+    from compose.bench.audit import named_shapes
     from compose.generate import Generator
-    from compose.shapes import world
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model folders, or 'bundled'")
@@ -56,10 +56,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.size not in ("small", "big", "none"):
         parser.error(f"--size {args.size!r}: give small, big or none (the audit's size wordings)")
-    shapes = args.shapes.split(",")
-    for shape in shapes:
-        if shape not in world.SHAPES:
-            parser.error(f"--shapes: {shape!r} is not a shape (the shapes world has {', '.join(world.SHAPES)})")
+    try:
+        shapes = named_shapes(args.shapes)
+    except ValueError as error:
+        parser.error(f"--shapes: {error}")
     torch.set_num_threads(args.threads)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     size = None if args.size == "none" else args.size

@@ -40,6 +40,17 @@ def prompt_text(shape: str, color: str, size: str | None) -> str:
     return " ".join(word for word in ("a", size, color, shape) if word)
 
 
+def named_shapes(text: str) -> list[str]:
+    """Comma-separated shape names ("diamond,star"), each checked against the shapes world's."""
+    from compose.shapes import world
+
+    shapes = text.split(",")
+    for shape in shapes:
+        if shape not in world.SHAPES:
+            raise ValueError(f"{shape!r} is not a shape (the shapes world has {', '.join(world.SHAPES)})")
+    return shapes
+
+
 def audit_cases(shapes, seeds) -> list[tuple[str, str, str | None, int]]:
     """(shape, colour, size word, seed) of each single-object audit picture: every one of `shapes` in every
     palette colour and size wording, at each of `seeds`."""
