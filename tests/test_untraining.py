@@ -445,7 +445,8 @@ def test_the_targets_only_audit_counts_exactly_what_the_audit_counts(tiny, tmp_p
     import sys
     from pathlib import Path
 
-    from compose.bench.audit import audit
+    from compose.bench.audit import audit_cases, read_cases
+    from compose.generate import Generator
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "audit_shapes.py"
     command = [sys.executable, str(script), str(tiny), str(tmp_path / "readings.json"), "--shapes", "diamond",
@@ -454,7 +455,7 @@ def test_the_targets_only_audit_counts_exactly_what_the_audit_counts(tiny, tmp_p
     assert done.returncode == 0, done.stderr
     rows = json.loads((tmp_path / "readings.json").read_text())["rows"]
     assert len(rows) == 18, "6 colours x 3 size wordings x 1 seed"
-    readings = [reading for reading in audit(str(tiny), seeds=1, first_seed=1).readings if reading.shape == "diamond"]
+    readings = read_cases(Generator(str(tiny)), audit_cases(["diamond"], [1]))  # audit() draws through read_cases
     assert [(row["color"], row["size"], row["drawn_shape"], row["drawn_color"], row["objects"]) for row in rows] == [
         (r.color, r.size, r.drawn_shape, r.drawn_color, r.objects) for r in readings], "the audit's own pictures"
     refused = subprocess.run(command[:4] + ["--shapes", "hexagon"], capture_output=True, text=True, timeout=600)
@@ -535,7 +536,8 @@ def test_drawn_sizes_counts_the_audits_pictures_of_one_size_wording(tiny, tmp_pa
     import sys
     from pathlib import Path
 
-    from compose.bench.audit import audit
+    from compose.bench.audit import audit_cases, read_cases
+    from compose.generate import Generator
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "drawn_sizes.py"
     out = tmp_path / "sizes.json"
@@ -544,7 +546,8 @@ def test_drawn_sizes_counts_the_audits_pictures_of_one_size_wording(tiny, tmp_pa
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())["models"][str(tiny)]
-    readings = [r for r in audit(str(tiny), seeds=1, first_seed=1).readings if r.shape == "circle" and r.size == "small"]
+    cases = [case for case in audit_cases(["circle"], [1]) if case[2] == "small"]
+    readings = read_cases(Generator(str(tiny)), cases)  # what audit() draws and reads for those pictures
     assert figures["pictures"] == len(readings) == 6, "one picture per palette colour"
     assert figures["empty"] == sum(r.objects == 0 for r in readings)
     assert figures["copies"] == sum(r.objects > 1 for r in readings)
